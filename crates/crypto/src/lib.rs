@@ -1,0 +1,1 @@
+//! aerie-crypto (being written).

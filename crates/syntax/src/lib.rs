@@ -1,0 +1,1 @@
+//! aerie-syntax (being written).
