@@ -1,1 +1,33 @@
-fn main() {}
+//! The `aerie` command: one binary for every role.
+
+use clap::{Parser, Subcommand};
+
+mod repo_cmd;
+
+/// Aerie: an AT Protocol Personal Data Server and relay.
+#[derive(Debug, Parser)]
+#[command(name = "aerie", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect, verify and export repository CAR files.
+    Repo(repo_cmd::RepoArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Repo(args) => repo_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The Merkle Search Tree (being written).
