@@ -1,7 +1,13 @@
 //! aerie-repo: atproto repositories.
 //!
 //! - [`mst`]: the Merkle Search Tree (build, edit, list, diff, proofs, inversion, checks).
-//! - CAR v1 reading and writing, commits, and whole-repo verification (being written).
+//! - [`car`]: CAR v1 reading (streamed, hash-checked, size-limited) and writing.
+//! - [`commit`]: signed commits (repo format v3).
 #![deny(missing_docs)]
 
+pub mod car;
+pub mod commit;
+mod error;
 pub mod mst;
+
+pub use error::Error;

@@ -1,0 +1,524 @@
+//! CAR v1 files: a header naming root CIDs, then `(CID, block)` sections.
+//!
+//! Byte layout:
+//!
+//! ```text
+//! uvarint(len(H)) || H            H = DRISL {"roots": [link, ...], "version": 1}
+//! repeat: uvarint(len(C) + len(D)) || C || D     C = binary CID, D = block bytes
+//! ```
+//!
+//! [`CarReader`] reads from any [`std::io::Read`], one section at a time, into a reused
+//! buffer. Every block is hashed and compared with its CID. Every length is checked against
+//! [`CarLimits`] before any byte is read for it, and block bytes are read with `read_to_end`
+//! on a bounded `take`, so a hostile length prefix never makes us allocate more than the
+//! bytes that actually arrive. Errors name the byte offset of the section that failed.
+//!
+//! [`CarWriter`] writes a header and blocks to any [`std::io::Write`].
+
+use std::io::{self, Read, Write};
+
+use aerie_data::drisl::{Reader, Writer};
+use aerie_data::{CID_LEN, Cid};
+
+use crate::Error;
+
+/// Size limits applied while reading a CAR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CarLimits {
+    /// Largest header (the CBOR map) accepted, in bytes.
+    pub max_header: u64,
+    /// Largest block accepted, in bytes (CID excluded).
+    pub max_block: u64,
+    /// Largest whole file accepted, in bytes.
+    pub max_total: u64,
+}
+
+impl CarLimits {
+    /// Defaults fit any atproto repository: records are at most 1 MB on the firehose and MST
+    /// nodes and commits are far smaller, so 2 MiB per block leaves room without inviting
+    /// abuse; the header only holds roots (41 bytes each).
+    pub const DEFAULT: CarLimits = CarLimits {
+        max_header: 64 * 1024,
+        max_block: 2 * 1024 * 1024,
+        max_total: u64::MAX,
+    };
+}
+
+impl Default for CarLimits {
+    fn default() -> CarLimits {
+        CarLimits::DEFAULT
+    }
+}
+
+/// The unsigned varint longest form we accept: 9 bytes carry 63 bits, as the multiformats
+/// unsigned-varint spec requires.
+const MAX_VARINT_BYTES: usize = 9;
+
+/// Reads a CAR v1 stream block by block, checking hashes and limits.
+#[derive(Debug)]
+pub struct CarReader<R> {
+    inner: R,
+    limits: CarLimits,
+    roots: Vec<Cid>,
+    /// Bytes consumed from `inner` so far.
+    offset: u64,
+    buf: Vec<u8>,
+}
+
+/// What an attempt to read a varint produced.
+enum Varint {
+    /// Clean end of input before the first byte.
+    Eof,
+    /// A value.
+    Value(u64),
+}
+
+impl<R: Read> CarReader<R> {
+    /// Read the header with default limits.
+    pub fn new(inner: R) -> Result<CarReader<R>, Error> {
+        CarReader::with_limits(inner, CarLimits::DEFAULT)
+    }
+
+    /// Read the header with the given limits.
+    pub fn with_limits(inner: R, limits: CarLimits) -> Result<CarReader<R>, Error> {
+        let mut r = CarReader {
+            inner,
+            limits,
+            roots: Vec::new(),
+            offset: 0,
+            buf: Vec::new(),
+        };
+        let len = match r.varint()? {
+            Varint::Eof => return Err(Error::CarEmpty),
+            Varint::Value(v) => v,
+        };
+        if len == 0 {
+            return Err(Error::CarHeader {
+                offset: r.offset,
+                reason: "header length is zero".into(),
+            });
+        }
+        if len > limits.max_header {
+            return Err(Error::CarTooLarge {
+                offset: 0,
+                what: "header",
+                len,
+                limit: limits.max_header,
+            });
+        }
+        let header_offset = r.offset;
+        r.fill(len, "header")?;
+        r.roots = parse_header(&r.buf).map_err(|reason| Error::CarHeader {
+            offset: header_offset,
+            reason,
+        })?;
+        Ok(r)
+    }
+
+    /// The roots named by the header, in order.
+    pub fn roots(&self) -> &[Cid] {
+        &self.roots
+    }
+
+    /// Bytes read so far (the offset of the next section).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The next block, or `None` at a clean end of input. The slice borrows an internal buffer
+    /// reused by the next call. The block's hash has been checked against its CID.
+    pub fn next_block(&mut self) -> Result<Option<(Cid, &[u8])>, Error> {
+        let section = self.offset;
+        let len = match self.varint()? {
+            Varint::Eof => return Ok(None),
+            Varint::Value(v) => v,
+        };
+        if len < CID_LEN as u64 {
+            // Also catches a too-short non-blessed CID: we only hold 36-byte CIDs.
+            return Err(Error::CarSection {
+                offset: section,
+                reason: format!("section length {len} is shorter than a CID"),
+            });
+        }
+        let block_len = len - CID_LEN as u64;
+        if block_len > self.limits.max_block {
+            return Err(Error::CarTooLarge {
+                offset: section,
+                what: "block",
+                len: block_len,
+                limit: self.limits.max_block,
+            });
+        }
+        self.fill(len, "section")?;
+        let cid = Cid::read_prefix(&self.buf)
+            .map_err(|source| Error::CarCid {
+                offset: section,
+                source,
+            })?
+            .0;
+        let data = &self.buf[CID_LEN..];
+        if !cid.matches(data) {
+            return Err(Error::HashMismatch {
+                cid,
+                offset: section,
+            });
+        }
+        Ok(Some((cid, data)))
+    }
+
+    /// Give back the underlying reader.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// Replace `buf` with exactly `len` bytes from the input, growing only as bytes arrive.
+    fn fill(&mut self, len: u64, what: &'static str) -> Result<(), Error> {
+        let start = self.offset;
+        self.check_total(len)?;
+        self.buf.clear();
+        let got = (&mut self.inner)
+            .take(len)
+            .read_to_end(&mut self.buf)
+            .map_err(|source| Error::Io {
+                offset: start,
+                source,
+            })?;
+        self.offset += got as u64;
+        if (got as u64) < len {
+            return Err(Error::CarTruncated {
+                offset: self.offset,
+                what,
+                missing: len - got as u64,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_total(&self, more: u64) -> Result<(), Error> {
+        let total = self.offset.saturating_add(more);
+        if total > self.limits.max_total {
+            return Err(Error::CarTooLarge {
+                offset: self.offset,
+                what: "file",
+                len: total,
+                limit: self.limits.max_total,
+            });
+        }
+        Ok(())
+    }
+
+    /// A canonical unsigned LEB128 varint of at most 9 bytes.
+    fn varint(&mut self) -> Result<Varint, Error> {
+        let start = self.offset;
+        let mut value: u64 = 0;
+        for i in 0..MAX_VARINT_BYTES {
+            let mut b = [0u8; 1];
+            let n = loop {
+                match self.inner.read(&mut b) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(source) => {
+                        return Err(Error::Io {
+                            offset: self.offset,
+                            source,
+                        });
+                    }
+                }
+            };
+            if n == 0 {
+                if i == 0 {
+                    return Ok(Varint::Eof);
+                }
+                return Err(Error::CarTruncated {
+                    offset: self.offset,
+                    what: "varint",
+                    missing: 1,
+                });
+            }
+            self.offset += 1;
+            let byte = b[0];
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                if byte == 0 && i > 0 {
+                    return Err(Error::CarVarint {
+                        offset: start,
+                        reason: "not minimally encoded",
+                    });
+                }
+                return Ok(Varint::Value(value));
+            }
+        }
+        Err(Error::CarVarint {
+            offset: start,
+            reason: "longer than 9 bytes",
+        })
+    }
+}
+
+/// Parse `{"roots": [link...], "version": 1}` strictly.
+fn parse_header(bytes: &[u8]) -> Result<Vec<Cid>, String> {
+    let mut r = Reader::new(bytes);
+    let n = r.map_len().map_err(|e| e.to_string())?;
+    if n != 2 {
+        return Err(format!(
+            "header map has {n} entries, expected roots and version"
+        ));
+    }
+    let key = r.text().map_err(|e| e.to_string())?;
+    if key != "roots" {
+        return Err(format!("expected key \"roots\", found {key:?}"));
+    }
+    let count = r.array_len().map_err(|e| e.to_string())?;
+    // Each link takes at least 41 bytes, so `count` is bounded by the header size.
+    let mut roots = Vec::with_capacity(count.min(bytes.len() / 41));
+    for _ in 0..count {
+        roots.push(r.link().map_err(|e| e.to_string())?);
+    }
+    let key = r.text().map_err(|e| e.to_string())?;
+    if key != "version" {
+        return Err(format!("expected key \"version\", found {key:?}"));
+    }
+    let version = r.uint().map_err(|e| e.to_string())?;
+    if version != 1 {
+        return Err(format!("unsupported CAR version {version}"));
+    }
+    r.finish().map_err(|e| e.to_string())?;
+    Ok(roots)
+}
+
+/// Encode a CAR header for `roots`.
+fn header_bytes(roots: &[Cid]) -> Vec<u8> {
+    let mut w = Writer::with_capacity(24 + roots.len() * 41);
+    w.map(2).text("roots").array(roots.len());
+    for root in roots {
+        w.link(root);
+    }
+    w.text("version").uint(1);
+    w.into_inner()
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Writes a CAR v1 stream: the header on creation, then one section per block.
+#[derive(Debug)]
+pub struct CarWriter<W> {
+    inner: W,
+    scratch: Vec<u8>,
+}
+
+impl<W: Write> CarWriter<W> {
+    /// Write the header naming `roots`.
+    pub fn new(mut inner: W, roots: &[Cid]) -> io::Result<CarWriter<W>> {
+        let header = header_bytes(roots);
+        let mut scratch = Vec::with_capacity(16);
+        put_varint(&mut scratch, header.len() as u64);
+        inner.write_all(&scratch)?;
+        inner.write_all(&header)?;
+        Ok(CarWriter { inner, scratch })
+    }
+
+    /// Append one block. The caller vouches that `data` hashes to `cid`.
+    pub fn write_block(&mut self, cid: &Cid, data: &[u8]) -> io::Result<()> {
+        self.scratch.clear();
+        put_varint(&mut self.scratch, (CID_LEN + data.len()) as u64);
+        self.scratch.extend_from_slice(cid.as_bytes());
+        self.inner.write_all(&self.scratch)?;
+        self.inner.write_all(data)
+    }
+
+    /// Flush and give back the writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+/// A whole CAR in memory: `roots` then `blocks` in the order given.
+pub fn write_car<'a>(
+    roots: &[Cid],
+    blocks: impl IntoIterator<Item = (&'a Cid, &'a [u8])>,
+) -> Vec<u8> {
+    let header = header_bytes(roots);
+    let mut out = Vec::with_capacity(header.len() + 4);
+    put_varint(&mut out, header.len() as u64);
+    out.extend_from_slice(&header);
+    for (cid, data) in blocks {
+        push_section(&mut out, cid, data);
+    }
+    out
+}
+
+/// Append one section to an in-memory CAR.
+pub fn push_section(out: &mut Vec<u8>, cid: &Cid, data: &[u8]) {
+    put_varint(out, (CID_LEN + data.len()) as u64);
+    out.extend_from_slice(cid.as_bytes());
+    out.extend_from_slice(data);
+}
+
+/// Exact size of the section `write_block` emits for a block of `len` bytes.
+pub fn section_len(len: usize) -> usize {
+    let body = CID_LEN + len;
+    let mut v = body as u64;
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n + body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(bytes: &[u8]) -> Result<(Vec<Cid>, Vec<(Cid, Vec<u8>)>), Error> {
+        let mut r = CarReader::new(bytes)?;
+        let roots = r.roots().to_vec();
+        let mut blocks = Vec::new();
+        while let Some((cid, data)) = r.next_block()? {
+            blocks.push((cid, data.to_vec()));
+        }
+        Ok((roots, blocks))
+    }
+
+    fn sample() -> (Cid, Vec<u8>, Vec<u8>) {
+        let block = vec![0xa1, 0x61, 0x61, 0x01];
+        let cid = Cid::for_cbor(&block);
+        let car = write_car(&[cid], [(&cid, block.as_slice())]);
+        (cid, block, car)
+    }
+
+    #[test]
+    fn round_trip_keeps_roots_and_blocks() {
+        let (cid, block, car) = sample();
+        let (roots, blocks) = read_all(&car).unwrap();
+        assert_eq!(roots, vec![cid]);
+        assert_eq!(blocks, vec![(cid, block)]);
+    }
+
+    #[test]
+    fn header_matches_reference_encoding() {
+        // {"roots": [], "version": 1} as every CAR writer encodes it.
+        assert_eq!(
+            header_bytes(&[]),
+            [
+                0xa2, 0x65, b'r', b'o', b'o', b't', b's', 0x80, 0x67, b'v', b'e', b'r', b's', b'i',
+                b'o', b'n', 0x01
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_input_is_an_error() {
+        assert!(matches!(read_all(&[]), Err(Error::CarEmpty)));
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let (cid, _, car) = sample();
+        // Cutting exactly after the header leaves a valid CAR without blocks.
+        let header_end = 1 + header_bytes(&[cid]).len();
+        for cut in (1..car.len()).filter(|&c| c != header_end) {
+            assert!(
+                read_all(&car[..cut]).is_err(),
+                "truncated at {cut} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_block_whose_hash_differs_from_cid() {
+        let (cid, _, mut car) = sample();
+        let last = car.len() - 1;
+        car[last] ^= 1;
+        match read_all(&car) {
+            Err(Error::HashMismatch { cid: c, offset }) => {
+                assert_eq!(c, cid);
+                assert_eq!(offset, 1 + header_bytes(&[cid]).len() as u64);
+            }
+            other => panic!("expected hash mismatch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejects_absurd_section_length_without_allocating() {
+        let (_, _, car) = sample();
+        let mut bad =
+            car[..1 + header_bytes(&[Cid::for_cbor(&[0xa1, 0x61, 0x61, 0x01])]).len()].to_vec();
+        bad.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+        assert!(matches!(
+            read_all(&bad),
+            Err(Error::CarTooLarge { what: "block", .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_ten_byte_varint() {
+        let bad = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01];
+        assert!(matches!(
+            read_all(&bad),
+            Err(Error::CarVarint { offset: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_non_minimal_varint() {
+        let (_, _, car) = sample();
+        let mut bad = vec![car[0] | 0x80, 0x00];
+        bad.extend_from_slice(&car[1..]);
+        assert!(matches!(read_all(&bad), Err(Error::CarVarint { .. })));
+    }
+
+    #[test]
+    fn rejects_header_over_limit() {
+        let (_, _, car) = sample();
+        let limits = CarLimits {
+            max_header: 8,
+            ..CarLimits::DEFAULT
+        };
+        assert!(matches!(
+            CarReader::with_limits(car.as_slice(), limits),
+            Err(Error::CarTooLarge { what: "header", .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_file_over_total_limit() {
+        let (_, _, car) = sample();
+        let limits = CarLimits {
+            max_total: car.len() as u64 - 1,
+            ..CarLimits::DEFAULT
+        };
+        let mut r = CarReader::with_limits(car.as_slice(), limits).unwrap();
+        assert!(matches!(
+            r.next_block(),
+            Err(Error::CarTooLarge { what: "file", .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_wrong_version() {
+        let mut w = Writer::new();
+        w.map(2).text("roots").array(0).text("version").uint(2);
+        let mut car = vec![w.as_slice().len() as u8];
+        car.extend_from_slice(w.as_slice());
+        assert!(matches!(read_all(&car), Err(Error::CarHeader { .. })));
+    }
+
+    #[test]
+    fn section_len_matches_writer() {
+        for len in [0usize, 1, 91, 92, 200, 16_000, 20_000] {
+            let data = vec![7u8; len];
+            let cid = Cid::for_raw(&data);
+            let empty = write_car(&[], []);
+            let one = write_car(&[], [(&cid, data.as_slice())]);
+            assert_eq!(one.len() - empty.len(), section_len(len));
+        }
+    }
+}
