@@ -107,7 +107,10 @@ impl Cid {
             return Err(CidError::Codec(b[1]));
         }
         if b[2] != 0x12 || b[3] != 0x20 {
-            return Err(CidError::Hash { code: b[2], len: b[3] });
+            return Err(CidError::Hash {
+                code: b[2],
+                len: b[3],
+            });
         }
         if b.len() < CID_LEN {
             return Err(CidError::Length(b.len()));
@@ -124,12 +127,18 @@ impl Cid {
 
     /// The codec.
     pub fn codec(&self) -> Codec {
-        if self.bytes[1] == 0x55 { Codec::Raw } else { Codec::DagCbor }
+        if self.bytes[1] == 0x55 {
+            Codec::Raw
+        } else {
+            Codec::DagCbor
+        }
     }
 
     /// The sha2-256 digest.
     pub fn digest(&self) -> &[u8; 32] {
-        self.bytes[4..].try_into().expect("36-byte CID has a 32-byte digest")
+        self.bytes[4..]
+            .try_into()
+            .expect("36-byte CID has a 32-byte digest")
     }
 
     /// Whether `data` hashes to this CID (codec is not checked against the content).
@@ -189,7 +198,10 @@ mod tests {
     #[test]
     fn empty_blob_cid_matches_spec_constant() {
         let cid = Cid::for_raw(b"");
-        assert_eq!(cid.to_string(), "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+        assert_eq!(
+            cid.to_string(),
+            "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+        );
         assert_eq!(cid.codec(), Codec::Raw);
     }
 
@@ -201,8 +213,18 @@ mod tests {
 
     #[test]
     fn rejects_cidv0_and_other_hashes() {
-        assert!("QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG".parse::<Cid>().is_err());
-        assert!(matches!(Cid::from_bytes(&[0x01, 0x71, 0x1e, 0x20]), Err(CidError::Hash { .. })));
-        assert!(matches!(Cid::from_bytes(&[0x00; 36]), Err(CidError::Version(0))));
+        assert!(
+            "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"
+                .parse::<Cid>()
+                .is_err()
+        );
+        assert!(matches!(
+            Cid::from_bytes(&[0x01, 0x71, 0x1e, 0x20]),
+            Err(CidError::Hash { .. })
+        ));
+        assert!(matches!(
+            Cid::from_bytes(&[0x00; 36]),
+            Err(CidError::Version(0))
+        ));
     }
 }

@@ -20,7 +20,9 @@ impl Writer {
 
     /// An empty writer with room for `n` bytes.
     pub fn with_capacity(n: usize) -> Writer {
-        Writer { buf: Vec::with_capacity(n) }
+        Writer {
+            buf: Vec::with_capacity(n),
+        }
     }
 
     /// The bytes written so far.
@@ -142,12 +144,17 @@ mod tests {
     #[test]
     fn heads_are_shortest_form() {
         let mut w = Writer::new();
-        w.uint(23).uint(24).uint(255).uint(256).uint(65536).uint(1 << 32);
+        w.uint(23)
+            .uint(24)
+            .uint(255)
+            .uint(256)
+            .uint(65536)
+            .uint(1 << 32);
         assert_eq!(
             w.as_slice(),
             &[
-                0x17, 0x18, 24, 0x18, 255, 0x19, 1, 0, 0x1a, 0, 1, 0, 0, 0x1b, 0, 0, 0, 1, 0, 0,
-                0, 0
+                0x17, 0x18, 24, 0x18, 255, 0x19, 1, 0, 0x1a, 0, 1, 0, 0, 0x1b, 0, 0, 0, 1, 0, 0, 0,
+                0
             ]
         );
     }
@@ -158,7 +165,9 @@ mod tests {
         w.int(-1).int(-24).int(-25).int(i64::MIN);
         assert_eq!(
             w.as_slice(),
-            &[0x20, 0x37, 0x38, 24, 0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
+            &[
+                0x20, 0x37, 0x38, 24, 0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+            ]
         );
     }
 
