@@ -1,1 +1,92 @@
-//! The Merkle Search Tree (being written).
+//! The Merkle Search Tree (MST): the key/value index inside every atproto repository.
+//!
+//! # Public API (D2 and others build on this list; keep it true)
+//!
+//! - [`Key`]: validated `collection/rkey` path. `Key::parse(&str)`, `Key::from_parts(coll,
+//!   rkey)`, `Key::from_bytes(&[u8])`, `as_str()`, `as_bytes()`, `collection()`, `rkey()`,
+//!   `layer() -> u8`. Free functions [`layer_of`]`(&[u8]) -> u8`,
+//!   [`common_prefix_len`]`(&[u8], &[u8]) -> usize`.
+//! - [`BlockSource`]: `fn block(&self, &Cid) -> Result<Option<Cow<[u8]>>, SourceError>`
+//!   (sync; `Ok(None)` = absent, the node is a stub). Implemented by [`MemoryBlocks`]
+//!   (`new`, `insert(cid, bytes)`, `insert_cbor(bytes) -> Cid`, `get`, `contains`, `remove`,
+//!   `len`, `iter`, `Extend`/`FromIterator<(Cid, Vec<u8>)>`), [`NoBlocks`], and `&T`.
+//! - [`Mst`]: every method that may read nodes takes `src: &S` where `S: BlockSource + ?Sized`.
+//!   - `Mst::new()`, `Mst::load(root: Cid)` (lazy; reads nothing),
+//!     `Mst::build(iter of (Key, Cid)) -> Result<Mst>` (strictly ascending input, one pass).
+//!   - `get(&self, src, &Key) -> Result<Option<Cid>>`
+//!   - `put(&mut self, src, Key, Cid) -> Result<Option<Cid>>` (previous value),
+//!     `delete(&mut self, src, &Key) -> Result<Option<Cid>>`,
+//!     `apply(&mut self, src, iter of (Key, Option<Cid>)) -> Result<Vec<Option<Cid>>>`
+//!     (`None` = delete).
+//!   - `commit(&mut self) -> (Cid, Vec<(Cid, Vec<u8>)>)`: root CID + node blocks created since
+//!     the last commit; `commit_with(&mut self, &mut dyn FnMut(&Cid, &[u8])) -> Cid`;
+//!     `root_cid(&self) -> Option<Cid>` (`None` while dirty); `is_dirty()`.
+//! - [`empty_root_cid`]`() -> Cid`.
+//! - Wire form: [`NodeData`] `{ left: Option<Cid>, entries: Vec<EntryData { key, value,
+//!   right }> }` with `NodeData::decode(&[u8]) -> Result<NodeData>` (strict; the fuzz entry
+//!   point), `encode() -> Vec<u8>`, `cid()`.
+//! - Limits: [`MAX_NODE_ENTRIES`], [`MAX_LAYER`], [`MAX_KEY_LEN`].
+//! - Errors: [`MstError`] (`#[non_exhaustive]`), e.g. `MissingBlock(Cid)`, `Decode { cid,
+//!   offset, reason }`, `NotCanonical { cid, key, reason }`, `InvalidKey`, `Uncommitted`.
+//!
+//! Coming next in this module: listing (all / one collection with cursor, limit, order),
+//! diff, proofs (presence/absence, covering proof) and proof verification, inversion of
+//! sync 1.1 commit ops, strict whole-tree verification.
+//!
+//! # Terminology
+//!
+//! - **key**: a repository path `collection/rkey`; keys compare bytewise.
+//! - **layer** (a.k.a. height or depth): `leading_zero_bits(sha256(key)) / 2`. Each node holds
+//!   keys of one layer; the root holds the highest layer present. Layer 0 is the bottom.
+//! - **gap** `i` of a node: the subtree between entry `i-1` and entry `i` (gap 0 is the `l`
+//!   link, gap `i > 0` is entry `i-1`'s `t` link). A gap of a layer-`n` node holds a layer
+//!   `n-1` node or nothing.
+//! - **stub**: a subtree known only by CID (not loaded yet, or absent from a partial tree).
+//! - **dirty** node: changed since last hashed; its CID is unknown until [`Mst::commit`].
+//!
+//! # Tricky bits
+//!
+//! - The tree is a pure function of its key set, so edits must reproduce exactly the tree a
+//!   fresh build would give. Inserting a key of layer `n` into a layer-`n` node splits the gap
+//!   subtree around the key (only nodes on the key's search path change); deleting merges the
+//!   two gaps around the key (only the right spine of the left gap and the left spine of the
+//!   right gap change).
+//! - Empty nodes: a node with no entries exists only when it must, as a layer step between a
+//!   parent and a lower child (a layer-5 key above a lone layer-2 key gets empty layer-4 and
+//!   layer-3 nodes). The root is never such a node (a root without entries is replaced by its
+//!   child); the empty tree is the single node `{e: [], l: null}`.
+//! - `l` and `t` are always encoded, as `null` when absent; prefix compression (`p`) is
+//!   per node and maximal; the first entry has `p = 0`. The decoder refuses anything else,
+//!   so every node that decodes re-encodes to the same bytes.
+//! - Layers are checked on every load (each key's layer equals its node's layer, children are
+//!   exactly one layer down), which also bounds recursion depth by the root key's layer.
+//!
+//! # Hacking
+//!
+//! - `tree.rs` has the working form (`Node`, `Link`), loading, build, edits and hashing;
+//!   `codec.rs` the wire form; `key.rs` keys and layers.
+//! - Read-only walks decode stubs on the fly without caching them (`NodeRef`); edits load
+//!   nodes into the tree in place.
+//! - Tests: `crates/repo/tests/mst_*.rs` (interop fixtures, property tests against a fresh
+//!   build of the final key set).
+
+mod blocks;
+mod codec;
+mod error;
+mod key;
+mod tree;
+
+pub use blocks::{BlockSource, MemoryBlocks, NoBlocks};
+pub use codec::{EntryData, NodeData};
+pub use error::{MstError, SourceError};
+pub use key::{Key, MAX_KEY_LEN, common_prefix_len, layer_of};
+pub use tree::{Mst, empty_root_cid};
+
+/// Most entries a node may hold. Keys whose layers are all equal can be chosen freely (three
+/// in four keys are layer 0), so an adversary can pack one node arbitrarily full; honest trees
+/// average about four entries per node and never come near this.
+pub const MAX_NODE_ENTRIES: usize = 1024;
+
+/// Highest key layer accepted. Reaching layer `n` takes about `4^n` hashing attempts, so no
+/// real key exceeds ~20; the cap bounds recursion on hostile input.
+pub const MAX_LAYER: u8 = 64;

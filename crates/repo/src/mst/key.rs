@@ -1,0 +1,143 @@
+//! MST keys (repository paths) and their layers.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use super::MstError;
+
+/// Longest key accepted, in bytes.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// A validated MST key: `<collection>/<record key>`, ordered bytewise.
+///
+/// Both segments are non-empty and use only `A-Z a-z 0-9 . - _ ~ :`; the whole key is at most
+/// [`MAX_KEY_LEN`] bytes. The repository spec's character list omits `:`, but record keys allow
+/// it and the reference implementations accept it, so we do too.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key(Box<str>);
+
+impl Key {
+    /// Validate a key.
+    pub fn parse(s: &str) -> Result<Key, MstError> {
+        check_key(s.as_bytes())?;
+        Ok(Key(s.into()))
+    }
+
+    /// Validate a key given as bytes (as found in a node's `k` field).
+    pub fn from_bytes(b: &[u8]) -> Result<Key, MstError> {
+        check_key(b)?;
+        // check_key only admits ASCII, so this cannot fail; map it anyway rather than unwrap.
+        let s = std::str::from_utf8(b).map_err(|_| invalid(b, "not UTF-8"))?;
+        Ok(Key(s.into()))
+    }
+
+    /// Build `collection/rkey` from its parts.
+    pub fn from_parts(collection: &str, rkey: &str) -> Result<Key, MstError> {
+        let mut s = String::with_capacity(collection.len() + 1 + rkey.len());
+        s.push_str(collection);
+        s.push('/');
+        s.push_str(rkey);
+        check_key(s.as_bytes())?;
+        Ok(Key(s.into_boxed_str()))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key as bytes (what is hashed and compared).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The collection segment (before the `/`).
+    pub fn collection(&self) -> &str {
+        self.0.split_once('/').map_or("", |(c, _)| c)
+    }
+
+    /// The record key segment (after the `/`).
+    pub fn rkey(&self) -> &str {
+        self.0.split_once('/').map_or("", |(_, r)| r)
+    }
+
+    /// This key's layer in the tree.
+    pub fn layer(&self) -> u8 {
+        layer_of(self.as_bytes())
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({:?})", &*self.0)
+    }
+}
+
+impl std::str::FromStr for Key {
+    type Err = MstError;
+    fn from_str(s: &str) -> Result<Key, MstError> {
+        Key::parse(s)
+    }
+}
+
+impl AsRef<str> for Key {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+fn invalid(b: &[u8], reason: &'static str) -> MstError {
+    MstError::InvalidKey {
+        key: String::from_utf8_lossy(b).into_owned(),
+        reason,
+    }
+}
+
+fn allowed(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b'~' | b':')
+}
+
+fn check_key(b: &[u8]) -> Result<(), MstError> {
+    if b.len() > MAX_KEY_LEN {
+        return Err(invalid(b, "longer than 1024 bytes"));
+    }
+    let Some(slash) = b.iter().position(|&c| c == b'/') else {
+        return Err(invalid(b, "no '/' between collection and record key"));
+    };
+    let (coll, rkey) = (&b[..slash], &b[slash + 1..]);
+    if coll.is_empty() || rkey.is_empty() {
+        return Err(invalid(b, "empty collection or record key"));
+    }
+    if !coll.iter().all(|&c| allowed(c)) || !rkey.iter().all(|&c| allowed(c)) {
+        return Err(invalid(
+            b,
+            "character outside A-Za-z0-9 . - _ ~ : (or a second '/')",
+        ));
+    }
+    Ok(())
+}
+
+/// The layer of any byte string: leading zero bits of its SHA-256, halved (fanout 4).
+pub fn layer_of(key: &[u8]) -> u8 {
+    let digest = Sha256::digest(key);
+    let mut zeros = 0u32;
+    for &b in digest.iter() {
+        zeros += b.leading_zeros();
+        if b != 0 {
+            break;
+        }
+    }
+    (zeros / 2) as u8
+}
+
+/// Length of the common prefix of two byte strings (the `p` of prefix compression).
+pub fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
