@@ -18,7 +18,7 @@ use crate::string_type::string_type;
 /// follow that text.
 ///
 /// [`Handle`]: crate::Handle
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AtUri {
     text: String,
     authority: AtIdentifier,
@@ -129,6 +129,13 @@ impl AtUri {
     /// The record key, if the URI names a record.
     pub fn rkey(&self) -> Option<&RecordKey> {
         self.rkey.as_ref()
+    }
+}
+
+impl std::fmt::Debug for AtUri {
+    /// Just the text: the parsed parts repeat it and would only add noise to logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("AtUri").field(&self.text).finish()
     }
 }
 
