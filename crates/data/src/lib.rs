@@ -6,10 +6,13 @@
 //! - The JSON mapping (`$link`, `$bytes`, blob refs).
 #![deny(missing_docs)]
 
+mod blob;
 mod cid;
 mod value;
 
+pub use blob::{BlobRef, validate_record};
 pub use cid::{CID_LEN, Cid, CidError, Codec};
 pub use value::Value;
 
 pub mod drisl;
+pub mod json;
