@@ -334,6 +334,11 @@ if (opts['admin-password']) {
   ctx.inviteCode = opts['invite-code']
 }
 
+if (!ctx.server) {
+  console.log('cannot go on without describeServer')
+  console.log(summary())
+  process.exit(EXIT_FAILED)
+}
 const domain = ctx.server.availableUserDomains[0].startsWith('.')
   ? ctx.server.availableUserDomains[0]
   : `.${ctx.server.availableUserDomains[0]}`
