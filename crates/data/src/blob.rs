@@ -202,12 +202,11 @@ pub fn validate_record(v: &Value) -> Result<(), JsonError> {
     })
 }
 
-/// Visit `v` and its descendants; `f` returns whether to descend into the value it was given.
-fn walk<'a>(
-    v: &'a Value,
-    path: &mut Vec<Seg<'a>>,
-    f: &mut dyn FnMut(&'a Value, &[Seg<'a>]) -> Result<bool, JsonError>,
-) -> Result<(), JsonError> {
+/// A visitor for [`walk`]: given a value and its location, returns whether to descend into it.
+type Visit<'a, 'f> = dyn FnMut(&'a Value, &[Seg<'a>]) -> Result<bool, JsonError> + 'f;
+
+/// Visit `v` and its descendants.
+fn walk<'a>(v: &'a Value, path: &mut Vec<Seg<'a>>, f: &mut Visit<'a, '_>) -> Result<(), JsonError> {
     if !f(v, path)? {
         return Ok(());
     }

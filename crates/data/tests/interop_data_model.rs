@@ -8,7 +8,9 @@ use data_encoding::BASE64_NOPAD;
 fn fixtures_json_encodes_to_exact_cbor_and_cid_and_back() {
     for case in aerie_interop::json_cases("data-model/data-model-fixtures.json") {
         let json = &case["json"];
-        let cbor = BASE64_NOPAD.decode(case["cbor_base64"].as_str().unwrap().as_bytes()).unwrap();
+        let cbor = BASE64_NOPAD
+            .decode(case["cbor_base64"].as_str().unwrap().as_bytes())
+            .unwrap();
         let cid: Cid = case["cid"].as_str().unwrap().parse().unwrap();
 
         let value = from_json(json).unwrap_or_else(|e| panic!("{json}: {e}"));
@@ -30,7 +32,12 @@ fn valid_cases_are_accepted() {
         let value = from_json(json).unwrap_or_else(|e| panic!("{}: {e}", case["note"]));
         validate_record(&value).unwrap_or_else(|e| panic!("{}: {e}", case["note"]));
         // And the DRISL form survives a round trip.
-        assert_eq!(drisl::decode(&drisl::encode(&value)).unwrap(), value, "{}", case["note"]);
+        assert_eq!(
+            drisl::decode(&drisl::encode(&value)).unwrap(),
+            value,
+            "{}",
+            case["note"]
+        );
     }
 }
 
