@@ -377,7 +377,9 @@ pub fn section_len(len: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn read_all(bytes: &[u8]) -> Result<(Vec<Cid>, Vec<(Cid, Vec<u8>)>), Error> {
+    type Blocks = Vec<(Cid, Vec<u8>)>;
+
+    fn read_all(bytes: &[u8]) -> Result<(Vec<Cid>, Blocks), Error> {
         let mut r = CarReader::new(bytes)?;
         let roots = r.roots().to_vec();
         let mut blocks = Vec::new();

@@ -113,8 +113,8 @@ impl Commit {
     }
 
     /// The revision.
-    pub fn rev(&self) -> &Tid {
-        &self.rev
+    pub fn rev(&self) -> Tid {
+        self.rev
     }
 
     /// The previous commit link (null in v3 commits written today).

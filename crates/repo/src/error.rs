@@ -2,7 +2,7 @@
 
 use aerie_data::{Cid, CidError};
 
-// use crate::mst::MstError;
+use crate::mst::MstError;
 
 /// Why reading, building, verifying or writing a repository failed.
 ///
@@ -144,6 +144,9 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The MST is malformed, incomplete or an operation on it failed.
+    #[error("MST: {0}")]
+    Mst(#[from] MstError),
     /// Inverting a commit's ops did not reach the previous data root.
     #[error("inverted ops give MST root {computed}, but the previous root is {expected}")]
     PrevDataMismatch {

@@ -1,0 +1,278 @@
+//! Full verification of a repository CAR (`com.atproto.sync.getRepo` output).
+//!
+//! [`verify_car`] reads the CAR once (hash-checking every block as it streams), then checks:
+//! exactly one root, which is a strictly decoded commit; the commit signature when a key is
+//! given ([`SignatureCheck::NotChecked`] otherwise: never silently "ok"); the MST under the
+//! commit is complete (every node present) and canonical (exactly the tree its keys give);
+//! every record block is present and is one strict DRISL map. Memory is bounded by the input:
+//! blocks are kept once, in the order-independent map the tree walk needs.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+
+use aerie_crypto::PublicKey;
+use aerie_data::{Cid, Value, drisl};
+use aerie_syntax::{Did, Tid};
+
+use crate::Error;
+use crate::car::{CarLimits, CarReader};
+use crate::commit::Commit;
+use crate::mst::{Key, MemoryBlocks, Mst, MstError};
+use crate::walk::walk;
+
+/// What [`verify_car`] checks beyond the structure.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// The account's signing key; without it the signature is reported as not checked.
+    pub key: Option<PublicKey>,
+    /// The DID the commit must name, if known.
+    pub did: Option<Did>,
+    /// CAR size limits.
+    pub limits: CarLimits,
+}
+
+/// The outcome of the signature check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureCheck {
+    /// No key was given: the signature was not checked.
+    NotChecked,
+    /// The signature verifies with the given key.
+    Valid,
+    /// The signature does not verify with the given key (the reason says why).
+    Invalid(String),
+}
+
+/// Facts collected while verifying.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The account.
+    pub did: Did,
+    /// The commit's revision.
+    pub rev: Tid,
+    /// The commit's format version.
+    pub version: u64,
+    /// CID of the commit (the CAR root).
+    pub commit_cid: Cid,
+    /// The MST root.
+    pub data: Cid,
+    /// Signature status.
+    pub signature: SignatureCheck,
+    /// Number of records.
+    pub records: u64,
+    /// Records per collection.
+    pub per_collection: BTreeMap<String, u64>,
+    /// Number of MST nodes.
+    pub mst_nodes: u64,
+    /// Distinct blocks in the file.
+    pub blocks: u64,
+    /// Sections that repeated an earlier block.
+    pub duplicate_blocks: u64,
+    /// Blocks neither the commit, a node nor a record (allowed, but worth knowing).
+    pub unreferenced_blocks: u64,
+    /// Size of the file in bytes.
+    pub bytes: u64,
+}
+
+/// A verified repository: its report, commit, blocks and records.
+#[derive(Debug)]
+pub struct Verified {
+    /// What was found.
+    pub report: Report,
+    /// The commit.
+    pub commit: Commit,
+    /// Every block of the file.
+    pub blocks: MemoryBlocks,
+    /// Every record path and CID, sorted by path.
+    pub entries: Vec<(Key, Cid)>,
+}
+
+/// One record of a verified repository.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Its path.
+    pub path: Key,
+    /// Its CID.
+    pub cid: Cid,
+    /// Its value (a map).
+    pub value: Value,
+}
+
+impl Verified {
+    /// The records in path order, decoded.
+    pub fn records(&self) -> impl Iterator<Item = Result<Record, Error>> + '_ {
+        self.entries.iter().map(|(path, cid)| {
+            let bytes = self.blocks.get(cid).ok_or(Error::MissingBlock {
+                cid: *cid,
+                what: "record",
+            })?;
+            let value = decode_record(path, cid, bytes)?;
+            Ok(Record {
+                path: path.clone(),
+                cid: *cid,
+                value,
+            })
+        })
+    }
+}
+
+fn decode_record(path: &Key, cid: &Cid, bytes: &[u8]) -> Result<Value, Error> {
+    let bad = |reason: String| Error::BadRecord {
+        path: path.to_string(),
+        cid: *cid,
+        reason,
+    };
+    let value = drisl::decode(bytes).map_err(|e| bad(e.to_string()))?;
+    if value.as_map().is_none() {
+        return Err(bad("record is not a map".into()));
+    }
+    Ok(value)
+}
+
+/// Everything a CAR holds, read and hash-checked.
+#[derive(Debug)]
+pub struct CarContents {
+    /// The header's roots.
+    pub roots: Vec<Cid>,
+    /// The blocks.
+    pub blocks: MemoryBlocks,
+    /// Sections that repeated an earlier block.
+    pub duplicate_blocks: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// Read a whole CAR into memory, checking every block's hash.
+pub fn read_car<R: Read>(input: R, limits: CarLimits) -> Result<CarContents, Error> {
+    let mut reader = CarReader::with_limits(input, limits)?;
+    let roots = reader.roots().to_vec();
+    let mut blocks = MemoryBlocks::new();
+    let mut duplicate_blocks = 0;
+    while let Some((cid, bytes)) = reader.next_block()? {
+        if blocks.contains(&cid) {
+            duplicate_blocks += 1;
+        } else {
+            blocks.insert(cid, bytes.to_vec());
+        }
+    }
+    Ok(CarContents {
+        roots,
+        blocks,
+        duplicate_blocks,
+        bytes: reader.offset(),
+    })
+}
+
+/// Verify a repository CAR completely (see the module docs).
+pub fn verify_car<R: Read>(input: R, options: &VerifyOptions) -> Result<Verified, Error> {
+    let contents = read_car(input, options.limits)?;
+    verify_contents(contents, options)
+}
+
+/// Verify CAR contents already read with [`read_car`].
+pub fn verify_contents(contents: CarContents, options: &VerifyOptions) -> Result<Verified, Error> {
+    let CarContents {
+        roots,
+        blocks,
+        duplicate_blocks,
+        bytes,
+    } = contents;
+    let [commit_cid] = roots[..] else {
+        return Err(Error::RootCount(roots.len()));
+    };
+    let commit_bytes = blocks.get(&commit_cid).ok_or(Error::MissingBlock {
+        cid: commit_cid,
+        what: "commit",
+    })?;
+    let commit = Commit::decode(commit_bytes)?;
+    if let Some(did) = options.did.as_ref().filter(|d| *d != commit.did()) {
+        return Err(Error::WrongDid {
+            expected: did.to_string(),
+            found: commit.did().to_string(),
+        });
+    }
+    let signature = match &options.key {
+        None => SignatureCheck::NotChecked,
+        Some(key) => match commit.verify(key) {
+            Ok(()) => SignatureCheck::Valid,
+            Err(e) => SignatureCheck::Invalid(e.to_string()),
+        },
+    };
+
+    let tree = check_tree(&blocks, *commit.data())?;
+    let mut per_collection: BTreeMap<String, u64> = BTreeMap::new();
+    let mut referenced: HashSet<Cid> =
+        HashSet::with_capacity(tree.entries.len() + tree.nodes.len() + 1);
+    referenced.insert(commit_cid);
+    referenced.extend(tree.nodes.iter().copied());
+    for (path, cid) in &tree.entries {
+        let bytes = blocks.get(cid).ok_or(Error::MissingBlock {
+            cid: *cid,
+            what: "record",
+        })?;
+        decode_record(path, cid, bytes)?;
+        referenced.insert(*cid);
+        *per_collection
+            .entry(path.collection().to_owned())
+            .or_default() += 1;
+    }
+    let report = Report {
+        did: commit.did().clone(),
+        rev: commit.rev(),
+        version: commit.version(),
+        commit_cid,
+        data: *commit.data(),
+        signature,
+        records: tree.entries.len() as u64,
+        per_collection,
+        mst_nodes: tree.nodes.len() as u64,
+        blocks: blocks.len() as u64,
+        duplicate_blocks,
+        unreferenced_blocks: blocks
+            .iter()
+            .filter(|(c, _)| !referenced.contains(c))
+            .count() as u64,
+        bytes,
+    };
+    Ok(Verified {
+        report,
+        commit,
+        blocks,
+        entries: tree.entries,
+    })
+}
+
+/// The nodes and entries of a complete, canonical tree.
+struct Tree {
+    nodes: Vec<Cid>,
+    entries: Vec<(Key, Cid)>,
+}
+
+/// Walk the whole tree (every node must be present), then rebuild the canonical tree of the
+/// entries found and compare roots: equal roots mean the stored tree is exactly the canonical
+/// one (layers, empty nodes, prefix compression), since the root hash covers all of it.
+fn check_tree(blocks: &MemoryBlocks, root: Cid) -> Result<Tree, Error> {
+    let mut nodes = Vec::new();
+    let mut entries: Vec<(Key, Cid)> = Vec::new();
+    walk(
+        blocks,
+        root,
+        |cid, _| {
+            nodes.push(*cid);
+            Ok(())
+        },
+        |key, cid| {
+            entries.push((key, cid));
+            Ok(())
+        },
+    )?;
+    let mut rebuilt = Mst::build(entries.iter().cloned())?;
+    let canonical = rebuilt.commit_with(&mut |_, _| {});
+    if canonical != root {
+        return Err(Error::Mst(MstError::NotCanonical {
+            cid: Some(root),
+            key: None,
+            reason: "tree shape differs from the canonical tree of its keys",
+        }));
+    }
+    Ok(Tree { nodes, entries })
+}
