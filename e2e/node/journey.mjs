@@ -11,6 +11,7 @@
 // exit: 0 all checks passed, 1 a check failed, 2 usage, 4 server unreachable.
 // Runs on Node >= 22 (scripts/install-e2e provides it).
 import { createHmac, randomBytes } from 'node:crypto'
+import http from 'node:http'
 import { parseArgs } from 'node:util'
 import { AtpAgent } from '@atproto/api'
 import {
@@ -839,6 +840,91 @@ await check('sync.getRepoStatus and sync.listRepos report the account', async ()
   assertEq([mine.head, mine.rev, mine.active], [ctx.head.cid, ctx.head.rev, true], 'listRepos head, rev, active')
 })
 
+await check('deprecated sync.getHead and sync.getCheckout name the head', async () => {
+  const head = await raw('GET', 'com.atproto.sync.getHead', { params: { did: ctx.did } })
+  assertEq(head.json?.root, ctx.head.cid, 'getHead root')
+  const checkout = await raw('GET', 'com.atproto.sync.getCheckout', { params: { did: ctx.did } })
+  const { root } = await readCarWithRoot(checkout.bytes)
+  assertEq(root.toString(), ctx.head.cid, 'getCheckout CAR root')
+})
+
+if (opts['admin-password']) {
+  await check('createInviteCodes (admin) and getAccountInviteCodes', async () => {
+    const res = await raw('POST', 'com.atproto.server.createInviteCodes', {
+      body: { codeCount: 2, useCount: 1 },
+      auth: basic('admin', opts['admin-password']),
+    })
+    const codes = res.json?.codes?.flatMap((c) => c.codes) ?? []
+    assert(codes.length === 2 && codes.every((c) => typeof c === 'string'), `codes ${JSON.stringify(res.json)}`)
+    const { data } = await session.com.atproto.server.getAccountInviteCodes()
+    assert(Array.isArray(data.codes), `getAccountInviteCodes ${JSON.stringify(data)}`)
+  })
+}
+
+// ---------------------------------------------------------------- identity
+
+/** GET with an explicit Host header (fetch does not let one set it). */
+function getWithHost(path, host) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: PDS.hostname, port: PDS.port || (PDS.protocol === 'https:' ? 443 : 80), path, method: 'GET', headers: { host } },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (d) => (body += d))
+        res.on('end', () => resolve({ status: res.statusCode, body }))
+      },
+    )
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+await check('resolveHandle and /.well-known/atproto-did resolve the hosted handle', async () => {
+  const { data } = await agent.com.atproto.identity.resolveHandle({ handle: account.handle })
+  assertEq(data.did, ctx.did, 'resolveHandle')
+  await expectError(
+    () => agent.com.atproto.identity.resolveHandle({ handle: `nobody-${rand(8)}${domain}` }),
+    400,
+    'HandleNotFound',
+    'resolveHandle of an unknown handle',
+  )
+  if (PDS.protocol === 'http:') {
+    const wk = await getWithHost('/.well-known/atproto-did', account.handle)
+    assertEq([wk.status, wk.body.trim()], [200, ctx.did], '/.well-known/atproto-did with Host: <handle>')
+    const unknown = await getWithHost('/.well-known/atproto-did', `nobody-${rand(8)}${domain}`)
+    assertEq(unknown.status, 404, '/.well-known/atproto-did for an unknown handle')
+  }
+})
+
+await check('updateHandle moves the handle (resolveHandle, getSession, describeRepo, PLC)', async () => {
+  const next = `e2e-${rand(10)}${domain}`
+  await session.com.atproto.identity.updateHandle({ handle: next })
+  const { data: resolved } = await agent.com.atproto.identity.resolveHandle({ handle: next })
+  assertEq(resolved.did, ctx.did, 'resolveHandle of the new handle')
+  await expectError(
+    () => agent.com.atproto.identity.resolveHandle({ handle: account.handle }),
+    400,
+    'HandleNotFound',
+    'resolveHandle of the old handle',
+  )
+  const { data: sess } = await session.com.atproto.server.getSession()
+  assertEq(sess.handle, next, 'getSession handle')
+  const { data: desc } = await repo.describeRepo({ repo: ctx.did })
+  assertEq(desc.handle, next, 'describeRepo handle')
+  if (opts.plc) {
+    const doc = await (await fetch(new URL(`/${ctx.did}`, opts.plc))).json()
+    assertEq(doc.alsoKnownAs, [`at://${next}`], 'PLC alsoKnownAs after updateHandle')
+  }
+  account.handle = next
+  await expectError(
+    () => session.com.atproto.identity.updateHandle({ handle: `e2e-${rand(8)}.not-served.example` }),
+    400,
+    undefined,
+    'updateHandle to a foreign handle that does not resolve',
+  )
+})
+
 // ---------------------------------------------------------------- error answers
 
 await check('wrong password: 401 AuthenticationRequired', () =>
@@ -885,6 +971,63 @@ if (opts['jwt-secret']) {
 await strict('unknown method: 501 MethodNotImplemented', () =>
   expectError(() => raw('GET', 'com.atproto.aerie.noSuchMethod', { token: session.session.accessJwt }), 501, 'MethodNotImplemented', 'unknown com.atproto method'),
 )
+
+await check('parameter bounds: listRecords limit 0 and 101, listRepos limit 1001 are 400 InvalidRequest', async () => {
+  for (const limit of [0, 101]) {
+    await expectError(
+      () => raw('GET', 'com.atproto.repo.listRecords', { params: { repo: ctx.did, collection: POST, limit } }),
+      400,
+      'InvalidRequest',
+      `listRecords limit=${limit}`,
+    )
+  }
+  await expectError(() => raw('GET', 'com.atproto.sync.listRepos', { params: { limit: 1001 } }), 400, 'InvalidRequest', 'listRepos limit=1001')
+})
+
+await check('wrong HTTP method: 400 InvalidRequest', async () => {
+  await expectError(() => raw('GET', 'com.atproto.repo.createRecord', { token: session.session.accessJwt }), 400, 'InvalidRequest', 'GET on a procedure')
+  await expectError(
+    () => raw('POST', 'com.atproto.repo.listRecords', { params: { repo: ctx.did, collection: POST } }),
+    400,
+    'InvalidRequest',
+    'POST on a query',
+  )
+})
+
+await strict('malformed JSON body: 400 InvalidRequest', () =>
+  expectError(() => raw('POST', 'com.atproto.repo.createRecord', { token: session.session.accessJwt, body: '{bad' }), 400, 'InvalidRequest', 'malformed JSON'),
+)
+
+await check('getRecord with a cid that is not the current one: 400 RecordNotFound', () =>
+  expectError(
+    () => repo.getRecord({ repo: ctx.did, collection: NOTE, rkey: 'note-1', cid: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' }),
+    400,
+    'RecordNotFound',
+    'getRecord with a stale cid',
+  ),
+)
+
+await check('unknown repo: 400 RepoNotFound from sync and describeRepo, 400 from getRecord', async () => {
+  const nobody = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'
+  await expectError(() => raw('GET', 'com.atproto.sync.getRepo', { params: { did: nobody } }), 400, 'RepoNotFound', 'getRepo')
+  await expectError(() => raw('GET', 'com.atproto.sync.getLatestCommit', { params: { did: nobody } }), 400, 'RepoNotFound', 'getLatestCommit')
+  await expectError(() => raw('GET', 'com.atproto.repo.describeRepo', { params: { repo: nobody } }), 400, 'RepoNotFound', 'describeRepo')
+  // The reference answers InvalidRequest "Could not locate record" here.
+  await expectError(
+    () => raw('GET', 'com.atproto.repo.getRecord', { params: { repo: nobody, collection: POST, rkey: '2222222222222' } }),
+    400,
+    ['InvalidRequest', 'RepoNotFound', 'RecordNotFound'],
+    'getRecord',
+  )
+})
+
+const bigBody = () =>
+  raw('POST', 'com.atproto.repo.createRecord', {
+    token: session.session.accessJwt,
+    body: { repo: ctx.did, collection: NOTE, record: { $type: NOTE, body: 'x'.repeat(2_000_000) } },
+  })
+await check('a 2 MB JSON body is refused with 413', () => expectError(bigBody, 413, undefined, '2 MB createRecord'))
+await strict('a 2 MB JSON body is 413 PayloadTooLarge', () => expectError(bigBody, 413, 'PayloadTooLarge', '2 MB createRecord'))
 
 await check('deleteSession revokes the refresh token', async () => {
   const a = newAgent()
