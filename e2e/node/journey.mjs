@@ -3,9 +3,12 @@
 // with @atproto/repo, and the error answers the clients rely on.
 //
 // usage: node journey.mjs PDS_URL [--plc URL] [--admin-password P] [--invite-code C]
-//                         [--jwt-secret S] [--posts N] [--reference] [--keep-going] [--verbose]
+//                         [--jwt-secret S] [--posts N] [--firehose] [--reference] [--keep-going] [--verbose]
 // env (same meaning as the flags): AERIE_E2E_PLC_URL, AERIE_E2E_ADMIN_PASSWORD,
-//   AERIE_E2E_INVITE_CODE, AERIE_E2E_JWT_SECRET, AERIE_E2E_REFERENCE=1
+//   AERIE_E2E_INVITE_CODE, AERIE_E2E_JWT_SECRET, AERIE_E2E_REFERENCE=1, AERIE_E2E_FIREHOSE=1
+// --firehose (needs --plc): also replay com.atproto.sync.subscribeRepos from cursor 0
+//   with @atproto/sync (which verifies each commit against the key in the PLC directory)
+//   and check that the account's events rebuild its records.
 // --reference: the server is the official TypeScript PDS; checks where Aerie is meant
 //   to answer better than it (see e2e/README.md) report the difference instead of failing.
 // exit: 0 all checks passed, 1 a check failed, 2 usage, 4 server unreachable.
@@ -26,13 +29,15 @@ import {
   verifyRecords,
   verifyRepoCar,
 } from '@atproto/repo'
+import { IdResolver } from '@atproto/identity'
+import { Firehose } from '@atproto/sync'
 import { basicAuth as basic, pinnedAgent, plcDocument, signingKeyOf } from './common.mjs'
 
 const EXIT_FAILED = 1
 const EXIT_USAGE = 2
 const EXIT_UNREACHABLE = 4
 
-const USAGE = 'usage: node journey.mjs PDS_URL [--plc URL] [--admin-password P] [--invite-code C] [--jwt-secret S] [--posts N] [--reference] [--keep-going] [--verbose]'
+const USAGE = 'usage: node journey.mjs PDS_URL [--plc URL] [--admin-password P] [--invite-code C] [--jwt-secret S] [--posts N] [--firehose] [--reference] [--keep-going] [--verbose]'
 let parsed
 try {
   parsed = parseArgs({
@@ -43,6 +48,7 @@ try {
       'invite-code': { type: 'string', default: process.env.AERIE_E2E_INVITE_CODE || undefined },
       'jwt-secret': { type: 'string', default: process.env.AERIE_E2E_JWT_SECRET || undefined },
       posts: { type: 'string', default: '7' },
+      firehose: { type: 'boolean', default: ['1', 'true'].includes(process.env.AERIE_E2E_FIREHOSE ?? '') },
       reference: { type: 'boolean', default: ['1', 'true'].includes(process.env.AERIE_E2E_REFERENCE ?? '') },
       'keep-going': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
@@ -1001,6 +1007,56 @@ await check('deleteSession revokes the refresh token', async () => {
   )
   note(`a revoked refresh token answers ${err.status} ${err.error}: ${err.message}`)
 })
+
+if (opts.firehose && !opts.plc) {
+  skip('subscribeRepos replay', '@atproto/sync resolves every DID it sees: needs --plc')
+} else if (opts.firehose) {
+  await check('subscribeRepos replay: #identity, #account, commits that rebuild the records', async () => {
+    const events = []
+    const errors = []
+    const service = `${PDS.protocol === 'https:' ? 'wss' : 'ws'}://${PDS.host}`
+    let wake
+    const done = new Promise((resolve) => (wake = resolve))
+    const firehose = new Firehose({
+      service,
+      // The default fetch refuses plain-http and loopback URLs (SSRF protection); a
+      // local PLC directory is both.
+      idResolver: new IdResolver({ plcUrl: opts.plc, fetch: globalThis.fetch }),
+      getCursor: () => 0,
+      unauthenticatedHandles: true,
+      handleEvent: (evt) => {
+        if (evt.did !== ctx.did) return
+        events.push(evt)
+        if ((evt.event === 'create' || evt.event === 'update' || evt.event === 'delete') && evt.rev === ctx.head.rev) wake()
+      },
+      onError: (err) => {
+        errors.push(err)
+        if (errors.length >= 3) wake()
+      },
+    })
+    firehose.start()
+    // Bounded wait: a server that never sends the last commit fails here instead of hanging.
+    const timer = setTimeout(wake, 30_000)
+    await done
+    clearTimeout(timer)
+    await firehose.destroy()
+    assert(errors.length === 0, `firehose errors: ${errors.map((e) => `${e.name}: ${e.message} ${e.cause?.message ?? ''}`).join('; ')}`)
+    const kinds = events.map((e) => e.event)
+    assert(kinds.includes('identity') && kinds.includes('account'), `events: ${kinds.join(',')}`)
+    const account = events.find((e) => e.event === 'account')
+    assert(account.active === true, 'the #account event says active')
+    const seqs = events.map((e) => e.seq)
+    assert(seqs.every((q, i) => i === 0 || q >= seqs[i - 1]), 'seq numbers do not decrease')
+    const state = new Map()
+    for (const e of events) {
+      if (e.event === 'create' || e.event === 'update') state.set(key(e.collection, e.rkey), e.cid.toString())
+      if (e.event === 'delete') state.delete(key(e.collection, e.rkey))
+    }
+    const want = new Map([...ctx.expected].map(([k, v]) => [k, v.cid]))
+    assertEq([...state].sort(), [...want].sort(), 'records rebuilt from the commit events')
+    note(`subscribeRepos: ${events.length} events for the account (${kinds.join(', ')}); commits verified against the PLC key`)
+  })
+}
 
 if (redirectedOrigins.size > 0) {
   note(`the client wanted to switch to ${[...redirectedOrigins].join(', ')} (DID document PDS endpoint); requests stayed pinned to ${PDS.origin}`)
