@@ -10,7 +10,8 @@
 // account, all accounts concurrently) until --writes per account are done or the
 // server stops answering. Before a write it appends an "intent" line to the journal,
 // after the server acknowledges it an "ack" line; a write without an ack may or may
-// not have been applied. Exits 0 once every account has stopped.
+// not have been applied. Exits 0 once every account has stopped (done, or connection
+// lost), 1 if the server refused a write with an error answer.
 // verify: for every account, getRepo is verified with @atproto/repo against the
 // account's signing key (PLC directory if --plc, else getRecommendedDidCredentials),
 // and its records must equal the acknowledged state, except that the one
@@ -91,9 +92,11 @@ async function load() {
     agents.push(agent)
   }
   console.log(`crash.mjs: ${accounts} accounts created; writing (journal ${opts.journal})`)
-  const counts = await Promise.all(agents.map((agent) => writeLoop(agent, writes, journal)))
+  const results = await Promise.all(agents.map((agent) => writeLoop(agent, writes, journal)))
+  const counts = results.map((r) => r.acked)
   console.log(`crash.mjs: ${counts.reduce((a, b) => a + b, 0)} writes acknowledged (${counts.join(', ')} per account)`)
-  return 0
+  // A write the server answered with an error (not a dropped connection) is a server bug.
+  return results.some((r) => r.refused) ? 1 : 0
 }
 
 async function writeLoop(agent, writes, journal) {
@@ -128,9 +131,9 @@ async function writeLoop(agent, writes, journal) {
         ).data
       }
     } catch (err) {
-      if (isConnectionError(err)) return acked
+      if (isConnectionError(err)) return { acked, refused: false }
       console.error(`crash.mjs: ${did} write ${seq} refused: ${err.status} ${err.error}: ${err.message}`)
-      return acked
+      return { acked, refused: true }
     }
     journal({ t: 'ack', did, seq, rev: res?.commit?.rev })
     acked++
@@ -139,7 +142,7 @@ async function writeLoop(agent, writes, journal) {
       else live.splice(live.indexOf(op.rkey), 1)
     }
   }
-  return acked
+  return { acked, refused: false }
 }
 
 async function verify() {
