@@ -15,6 +15,8 @@
 // Runs on Node >= 22 (scripts/install-e2e provides it).
 import { createHmac, randomBytes } from 'node:crypto'
 import http from 'node:http'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { parseArgs } from 'node:util'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import {
@@ -165,6 +167,8 @@ function toPlain(v) {
   if (typeof v.toString === 'function' && v['/'] !== undefined && v.multihash !== undefined) {
     return { $link: v.toString() }
   }
+  // @atproto/api hands blobs back as BlobRef objects; their JSON is the lexicon form.
+  if (v.constructor?.name === 'BlobRef' && typeof v.toJSON === 'function') return toPlain(v.toJSON())
   if (Array.isArray(v)) return v.map(toPlain)
   const out = {}
   for (const k of Object.keys(v).sort()) out[k] = toPlain(v[k])
@@ -502,6 +506,44 @@ await check('putRecord creates and then replaces app.bsky.actor.profile/self', a
   recordWrite(r2.data.commit)
   ctx.expected.set(key('app.bsky.actor.profile', 'self'), { value: second, cid: r2.data.cid })
 })
+
+// A 1x1 PNG; random bytes after IEND make each run's blobs distinct without
+// changing what the bytes sniff as.
+const PNG_1X1 = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP438AAAAQBAYDFKhhdAAAAAElFTkSuQmCC', 'base64')
+const png = () => new Uint8Array(Buffer.concat([PNG_1X1, randomBytes(16)]))
+const rawCid = async (bytes) => CID.createV1(0x55, await sha256.digest(bytes)).toString()
+
+let blobsServed = true
+try {
+  await raw('POST', 'com.atproto.repo.uploadBlob', { token: session.session.accessJwt, body: '', headers: { 'content-type': 'image/png' } })
+} catch (err) {
+  if (err.status === 501) blobsServed = false
+}
+if (!blobsServed) {
+  skip('uploadBlob, avatar, getBlob, listBlobs', 'the server answers 501 for uploadBlob')
+} else {
+  await check('uploadBlob, a profile avatar, getBlob and listBlobs', async () => {
+    const bytes = png()
+    const { data } = await repo.uploadBlob(bytes, { encoding: 'image/png' })
+    const blob = { $type: 'blob', ref: { $link: await rawCid(bytes) }, mimeType: 'image/png', size: bytes.length }
+    assertEq(data.blob, blob, 'uploadBlob blob ref (raw-codec CID of the bytes)')
+    const prev = ctx.expected.get(key('app.bsky.actor.profile', 'self'))
+    const value = { ...prev.value, avatar: blob }
+    const res = await repo.putRecord({ repo: ctx.did, collection: 'app.bsky.actor.profile', rkey: 'self', record: value })
+    recordWrite(res.data.commit)
+    ctx.expected.set(key('app.bsky.actor.profile', 'self'), { value, cid: res.data.cid })
+    const got = await raw('GET', 'com.atproto.sync.getBlob', { params: { did: ctx.did, cid: blob.ref.$link } })
+    assertEq(Buffer.from(got.bytes).toString('base64'), Buffer.from(bytes).toString('base64'), 'getBlob bytes')
+    const { data: listed } = await session.com.atproto.sync.listBlobs({ did: ctx.did })
+    assert(listed.cids.includes(blob.ref.$link), `listBlobs ${JSON.stringify(listed.cids)}`)
+    // An uploaded blob that no record references is not served.
+    const orphan = png()
+    const { data: up } = await repo.uploadBlob(orphan, { encoding: 'image/png' })
+    const orphanCid = await rawCid(orphan)
+    assertEq(up.blob, { $type: 'blob', ref: { $link: orphanCid }, mimeType: 'image/png', size: orphan.length }, 'second blob ref')
+    await expectError(() => raw('GET', 'com.atproto.sync.getBlob', { params: { did: ctx.did, cid: orphanCid } }), 400, ['InvalidRequest', 'BlobNotFound'], 'getBlob of an unreferenced blob')
+  })
+}
 
 await check('putRecord edits an existing post', async () => {
   const rkey = ctx.posts[1]
