@@ -54,7 +54,7 @@ fn sample_repo() -> (SigningKey, Vec<u8>) {
         store.remove(cid);
     }
     store.extend(data.new_blocks);
-    let car = write_car(&[repo.commit_cid()], store.iter().map(|(c, b)| (c, b)));
+    let car = write_car(&[repo.commit_cid()], store.iter());
     (key, car)
 }
 

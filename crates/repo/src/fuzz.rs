@@ -69,6 +69,7 @@ pub fn commit_verify(data: &[u8]) {
         );
         let _ = commit.verify(&key);
     }
+    let _ = crate::sync::verify_commit_slice(data, &[], None, &key);
 }
 
 fn fixed_key() -> PublicKey {

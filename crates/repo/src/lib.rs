@@ -4,6 +4,7 @@
 //! - [`car`]: CAR v1 reading (streamed, hash-checked, size-limited) and writing.
 //! - [`commit`]: signed commits (repo format v3).
 //! - [`repo`]: the repository API: create, load, apply writes, commit data for the firehose.
+//! - [`sync`]: checks of `#commit` CAR slices (op inversion) and record proofs.
 //! - [`verify`]: full verification of a repository CAR.
 #![deny(missing_docs)]
 
@@ -13,6 +14,7 @@ mod error;
 pub mod fuzz;
 pub mod mst;
 pub mod repo;
+pub mod sync;
 pub mod verify;
 mod walk;
 

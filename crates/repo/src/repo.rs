@@ -19,43 +19,25 @@ use aerie_syntax::{Did, Tid};
 use crate::Error;
 use crate::car;
 use crate::commit::{Commit, UnsignedCommit};
-use crate::mst::{BlockSource, Key, Mst, MstError};
+use crate::mst::{Action, BlockSource, Key, Mst, MstError, RecordOp};
+use crate::walk::Visit;
 
-/// What a write does to its path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Action {
-    /// A new record at a path that held none.
-    Create,
-    /// A new value for an existing record.
-    Update,
-    /// Removal of an existing record.
-    Delete,
-}
-
-impl Action {
-    /// The firehose spelling: `create`, `update` or `delete`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Delete => "delete",
-        }
-    }
-
-    /// Parse the firehose spelling.
-    pub fn parse(s: &str) -> Option<Action> {
-        match s {
-            "create" => Some(Action::Create),
-            "update" => Some(Action::Update),
-            "delete" => Some(Action::Delete),
-            _ => None,
-        }
+/// The firehose spelling of an action: `create`, `update` or `delete`.
+pub fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Delete => "delete",
     }
 }
 
-impl std::fmt::Display for Action {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+/// An action from its firehose spelling.
+pub fn parse_action(s: &str) -> Option<Action> {
+    match s {
+        "create" => Some(Action::Create),
+        "update" => Some(Action::Update),
+        "delete" => Some(Action::Delete),
+        _ => None,
     }
 }
 
@@ -99,19 +81,6 @@ impl Write {
     }
 }
 
-/// One operation of a commit, as carried by a `#commit` firehose event.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RepoOp {
-    /// Create, update or delete.
-    pub action: Action,
-    /// The record path.
-    pub path: Key,
-    /// The new record CID (`None` for deletes).
-    pub cid: Option<Cid>,
-    /// The previous record CID (`None` for creates).
-    pub prev: Option<Cid>,
-}
-
 /// Everything one commit changed: what to store, what to drop, what to announce.
 #[derive(Debug, Clone)]
 pub struct CommitData {
@@ -134,7 +103,7 @@ pub struct CommitData {
     /// shares blocks between paths must check its record index before deleting one.
     pub removed_blocks: Vec<Cid>,
     /// The operations, sorted by path.
-    pub ops: Vec<RepoOp>,
+    pub ops: Vec<RecordOp>,
     /// Unchanged MST nodes a consumer needs to invert the ops (the covering proofs of the
     /// written paths), beyond `new_blocks`.
     pub proof_blocks: Vec<(Cid, Vec<u8>)>,
@@ -294,7 +263,7 @@ impl Repo {
         let mut paths = HashSet::with_capacity(writes.len());
         for w in writes {
             let bad = |reason: String| Error::BadWrite {
-                action: w.action.as_str(),
+                action: action_name(w.action),
                 path: w.key.to_string(),
                 reason,
             };
@@ -320,7 +289,7 @@ impl Repo {
                 }
                 _ => {}
             }
-            ops.push(RepoOp {
+            ops.push(RecordOp {
                 action: w.action,
                 path: w.key.clone(),
                 cid,
@@ -342,7 +311,7 @@ impl Repo {
     fn commit_ops<S: BlockSource + ?Sized>(
         &mut self,
         src: &S,
-        ops: &[RepoOp],
+        ops: &[RecordOp],
         records: &BTreeMap<Cid, &[u8]>,
         key: &SigningKey,
         rev: Tid,
@@ -353,23 +322,34 @@ impl Repo {
             .apply(src, ops.iter().map(|op| (op.path.clone(), op.cid)))?;
         let (data, nodes) = self.mst.commit();
 
-        // Nodes the new tree no longer has: the old tree's nodes along the changed paths
-        // that the new tree does not reuse.
-        let new_nodes: HashSet<Cid> = nodes.iter().map(|(c, _)| *c).collect();
-        let mut removed: BTreeSet<Cid> = BTreeSet::new();
-        // PENDING(mst diff): old nodes replaced by this commit.
-        let _ = (&old, &new_nodes);
+        // Only nodes the old tree lacked are new (an edit can recreate an old node), and the
+        // old tree's nodes the new one lacks are removed.
+        let diff = Mst::diff(&old, &self.mst, src)?;
+        let fresh: HashSet<Cid> = diff.new_nodes.iter().copied().collect();
+        let nodes: Vec<(Cid, Vec<u8>)> = nodes
+            .into_iter()
+            .filter(|(c, _)| fresh.contains(c))
+            .collect();
+        let mut removed: BTreeSet<Cid> = diff.removed_nodes.into_iter().collect();
         for op in ops {
             if let Some(prev) = op.prev.filter(|p| !records.contains_key(p)) {
                 removed.insert(prev);
             }
         }
 
-        // Covering proofs: nodes of the new tree around each written path.
-        let proof_blocks = Vec::new();
-        let mut seen: HashSet<Cid> = new_nodes.clone();
-        // PENDING(mst covering proofs).
-        let _ = &mut seen;
+        // Covering proofs: nodes of the new tree around each written path, so a consumer
+        // holding only the slice can undo every op. New nodes are in the slice already.
+        let mut proof_blocks = Vec::new();
+        let mut seen: HashSet<Cid> = fresh;
+        for op in ops {
+            for cid in self.mst.covering_proof(src, &op.path)? {
+                if seen.insert(cid) {
+                    let bytes = read_block(src, &cid, "MST node")?;
+                    proof_blocks.push((cid, bytes));
+                }
+            }
+        }
+
         let since = self.commit.rev();
         let unsigned = UnsignedCommit {
             did: self.commit.did().clone(),
@@ -398,6 +378,39 @@ impl Repo {
             ops: ops.to_vec(),
             proof_blocks,
         })
+    }
+
+    /// Write the whole repository as a CAR (`com.atproto.sync.getRepo`): the commit first,
+    /// then each MST node followed by its slots in order (left subtree, each entry's record,
+    /// each right subtree), the "streamable" order of the repository spec. Every node and
+    /// record must be in `src`.
+    pub fn write_car<S: BlockSource + ?Sized, W: std::io::Write>(
+        &self,
+        src: &S,
+        out: W,
+    ) -> Result<W, Error> {
+        let io = |source| Error::Io { offset: 0, source };
+        let mut w = car::CarWriter::new(out, &[self.commit_cid]).map_err(io)?;
+        w.write_block(&self.commit_cid, &self.commit.to_bytes())
+            .map_err(io)?;
+        let root = self.mst.root_cid().ok_or(MstError::Uncommitted)?;
+        crate::walk::walk(src, root, |visit| match visit {
+            Visit::Node(cid, bytes) => w.write_block(cid, bytes).map_err(io),
+            Visit::Record(cid) => {
+                let bytes = read_block(src, &cid, "record")?;
+                w.write_block(&cid, &bytes).map_err(io)
+            }
+        })?;
+        w.finish().map_err(io)
+    }
+
+    /// The record proof CAR for `key` (see [`crate::sync::record_proof`]).
+    pub fn record_proof<S: BlockSource + ?Sized>(
+        &self,
+        src: &S,
+        key: &Key,
+    ) -> Result<Vec<u8>, Error> {
+        crate::sync::record_proof(src, self.commit_cid, key)
     }
 
     /// A new commit over the same tree with a new revision, e.g. after a signing-key rotation.

@@ -17,8 +17,7 @@ use aerie_syntax::{Did, Tid};
 use crate::Error;
 use crate::car::{CarLimits, CarReader};
 use crate::commit::Commit;
-use crate::mst::{Key, MemoryBlocks, Mst, MstError};
-use crate::walk::walk;
+use crate::mst::{Key, MemoryBlocks, verify_tree};
 
 /// What [`verify_car`] checks beyond the structure.
 #[derive(Debug, Clone, Default)]
@@ -198,23 +197,27 @@ pub fn verify_contents(contents: CarContents, options: &VerifyOptions) -> Result
         },
     };
 
-    let tree = check_tree(&blocks, *commit.data())?;
+    let mut entries: Vec<(Key, Cid)> = Vec::new();
+    let stats = verify_tree(&blocks, commit.data(), |key, cid| {
+        entries.push((key.clone(), *cid))
+    })?;
     let mut per_collection: BTreeMap<String, u64> = BTreeMap::new();
-    let mut referenced: HashSet<Cid> =
-        HashSet::with_capacity(tree.entries.len() + tree.nodes.len() + 1);
-    referenced.insert(commit_cid);
-    referenced.extend(tree.nodes.iter().copied());
-    for (path, cid) in &tree.entries {
+    let mut record_cids: HashSet<Cid> = HashSet::with_capacity(entries.len());
+    for (path, cid) in &entries {
         let bytes = blocks.get(cid).ok_or(Error::MissingBlock {
             cid: *cid,
             what: "record",
         })?;
-        decode_record(path, cid, bytes)?;
-        referenced.insert(*cid);
+        if record_cids.insert(*cid) {
+            decode_record(path, cid, bytes)?;
+        }
         *per_collection
             .entry(path.collection().to_owned())
             .or_default() += 1;
     }
+    // Every node and record block is present (checked above) and nodes never repeat, so the
+    // rest of the file is the commit plus whatever nobody links to.
+    let referenced = 1 + stats.nodes as u64 + record_cids.len() as u64;
     let report = Report {
         did: commit.did().clone(),
         rev: commit.rev(),
@@ -222,57 +225,18 @@ pub fn verify_contents(contents: CarContents, options: &VerifyOptions) -> Result
         commit_cid,
         data: *commit.data(),
         signature,
-        records: tree.entries.len() as u64,
+        records: entries.len() as u64,
         per_collection,
-        mst_nodes: tree.nodes.len() as u64,
+        mst_nodes: stats.nodes as u64,
         blocks: blocks.len() as u64,
         duplicate_blocks,
-        unreferenced_blocks: blocks
-            .iter()
-            .filter(|(c, _)| !referenced.contains(c))
-            .count() as u64,
+        unreferenced_blocks: (blocks.len() as u64).saturating_sub(referenced),
         bytes,
     };
     Ok(Verified {
         report,
         commit,
         blocks,
-        entries: tree.entries,
+        entries,
     })
-}
-
-/// The nodes and entries of a complete, canonical tree.
-struct Tree {
-    nodes: Vec<Cid>,
-    entries: Vec<(Key, Cid)>,
-}
-
-/// Walk the whole tree (every node must be present), then rebuild the canonical tree of the
-/// entries found and compare roots: equal roots mean the stored tree is exactly the canonical
-/// one (layers, empty nodes, prefix compression), since the root hash covers all of it.
-fn check_tree(blocks: &MemoryBlocks, root: Cid) -> Result<Tree, Error> {
-    let mut nodes = Vec::new();
-    let mut entries: Vec<(Key, Cid)> = Vec::new();
-    walk(
-        blocks,
-        root,
-        |cid, _| {
-            nodes.push(*cid);
-            Ok(())
-        },
-        |key, cid| {
-            entries.push((key, cid));
-            Ok(())
-        },
-    )?;
-    let mut rebuilt = Mst::build(entries.iter().cloned())?;
-    let canonical = rebuilt.commit_with(&mut |_, _| {});
-    if canonical != root {
-        return Err(Error::Mst(MstError::NotCanonical {
-            cid: Some(root),
-            key: None,
-            reason: "tree shape differs from the canonical tree of its keys",
-        }));
-    }
-    Ok(Tree { nodes, entries })
 }

@@ -13,26 +13,33 @@ use std::collections::HashSet;
 use aerie_data::Cid;
 
 use crate::Error;
-use crate::mst::{BlockSource, Key, MstError, NodeData};
+use crate::mst::{BlockSource, MstError, NodeData};
+
+/// What the walk hands to its visitor.
+pub(crate) enum Visit<'a> {
+    /// A node: its CID and block bytes, before its contents.
+    Node(&'a Cid, &'a [u8]),
+    /// An entry's record CID, in ascending key order.
+    Record(Cid),
+}
 
 enum Work {
     Node(Cid),
-    Entry(Key, Cid),
+    Record(Cid),
 }
 
-/// Walk the tree rooted at `root`. `on_node` sees each node's CID and bytes before its
-/// contents; `on_entry` sees each entry in ascending key order.
+/// Walk the tree rooted at `root`, handing each node and entry to `visit` in streamable
+/// order.
 pub(crate) fn walk<S: BlockSource + ?Sized>(
     src: &S,
     root: Cid,
-    mut on_node: impl FnMut(&Cid, &[u8]) -> Result<(), Error>,
-    mut on_entry: impl FnMut(Key, Cid) -> Result<(), Error>,
+    mut visit: impl FnMut(Visit<'_>) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let mut seen: HashSet<Cid> = HashSet::new();
     let mut stack = vec![Work::Node(root)];
     while let Some(work) = stack.pop() {
         match work {
-            Work::Entry(key, cid) => on_entry(key, cid)?,
+            Work::Record(cid) => visit(Visit::Record(cid))?,
             Work::Node(cid) => {
                 if !seen.insert(cid) {
                     return Err(Error::Mst(MstError::NotCanonical {
@@ -52,12 +59,12 @@ pub(crate) fn walk<S: BlockSource + ?Sized>(
                     Err(source) => return Err(Error::Mst(MstError::Source { cid, source })),
                 };
                 let node = NodeData::decode(&bytes).map_err(|e| with_cid(e, cid))?;
-                on_node(&cid, &bytes)?;
+                visit(Visit::Node(&cid, &bytes))?;
                 for entry in node.entries.into_iter().rev() {
                     if let Some(right) = entry.right {
                         stack.push(Work::Node(right));
                     }
-                    stack.push(Work::Entry(entry.key, entry.value));
+                    stack.push(Work::Record(entry.value));
                 }
                 if let Some(left) = node.left {
                     stack.push(Work::Node(left));

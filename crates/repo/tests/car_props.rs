@@ -45,11 +45,8 @@ proptest! {
         bad[i] ^= 1 << bit;
         // A flipped byte must never yield a block whose bytes differ from its CID's hash.
         if let Ok(mut r) = CarReader::new(bad.as_slice()) {
-            loop {
-                match r.next_block() {
-                    Ok(Some((c, d))) => prop_assert!(c.matches(d)),
-                    Ok(None) | Err(_) => break,
-                }
+            while let Ok(Some((c, d))) = r.next_block() {
+                prop_assert!(c.matches(d));
             }
         }
     }

@@ -1,0 +1,207 @@
+//! MST, CAR and full-verification benchmarks over post-like records with TID keys.
+//!
+//! Run: `cargo bench -p aerie-repo --bench repo` (add `-- <filter>` for one group). The
+//! headline pair is `headline::pipeline_100k` against `headline::sha256_baseline_100k`: the
+//! build + CAR write + full verify of 100k records, and plain SHA-256 over the same blocks.
+
+use std::sync::LazyLock;
+
+use aerie_crypto::{KeyType, SigningKey};
+use aerie_data::Cid;
+use aerie_repo::car::{CarReader, write_car};
+use aerie_repo::commit::UnsignedCommit;
+use aerie_repo::mst::{Key, MemoryBlocks, Mst};
+use aerie_repo::verify::{VerifyOptions, verify_car};
+use aerie_syntax::{Did, Tid};
+use divan::{Bencher, black_box};
+use sha2::{Digest, Sha256};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+fn main() {
+    divan::main();
+}
+
+type Records = Vec<(Key, Cid, Vec<u8>)>;
+
+static POSTS_10K: LazyLock<Records> = LazyLock::new(|| support::posts(10_000, 1));
+static POSTS_100K: LazyLock<Records> = LazyLock::new(|| support::posts(100_000, 2));
+static POSTS_1M: LazyLock<Records> = LazyLock::new(|| support::posts(1_000_000, 3));
+
+fn posts(n: usize) -> &'static Records {
+    match n {
+        10_000 => &POSTS_10K,
+        100_000 => &POSTS_100K,
+        _ => &POSTS_1M,
+    }
+}
+
+fn signing_key() -> SigningKey {
+    SigningKey::from_bytes(KeyType::K256, &[9u8; 32]).expect("valid key")
+}
+
+/// A full repository CAR (commit, nodes, records) for `records`.
+fn repo_car(records: &Records, key: &SigningKey) -> Vec<u8> {
+    let mut mst = Mst::build(records.iter().map(|(k, c, _)| (k.clone(), *c))).expect("sorted");
+    let (data, nodes) = mst.commit();
+    let commit = UnsignedCommit {
+        did: Did::parse("did:plc:ewvi7nxzyoun6zhxrhs64oiz").expect("did"),
+        data,
+        rev: Tid::from_parts(1_800_000_000_000_000, 0).expect("tid"),
+        prev: None,
+    }
+    .sign(key);
+    let (ccid, cbytes) = commit.to_block();
+    let blocks = std::iter::once((&ccid, cbytes.as_slice()))
+        .chain(nodes.iter().map(|(c, b)| (c, b.as_slice())))
+        .chain(records.iter().map(|(_, c, b)| (c, b.as_slice())));
+    write_car(&[ccid], blocks)
+}
+
+mod mst {
+    use super::*;
+
+    /// Bulk build from sorted entries, hashing every node.
+    #[divan::bench(args = [10_000, 100_000], sample_count = 10)]
+    fn build(bencher: Bencher, n: usize) {
+        let records = posts(n);
+        bencher.bench(|| {
+            let mut mst =
+                Mst::build(records.iter().map(|(k, c, _)| (k.clone(), *c))).expect("sorted");
+            black_box(mst.commit_with(&mut |_, _| {}))
+        });
+    }
+
+    /// Bulk build of a million records (slow: few samples).
+    #[divan::bench(sample_count = 2, sample_size = 1)]
+    fn build_1m(bencher: Bencher) {
+        let records = posts(1_000_000);
+        bencher.bench(|| {
+            let mut mst =
+                Mst::build(records.iter().map(|(k, c, _)| (k.clone(), *c))).expect("sorted");
+            black_box(mst.commit_with(&mut |_, _| {}))
+        });
+    }
+
+    /// One new record into a stored 100k-record tree: load the path from the block store,
+    /// insert, re-hash the changed nodes.
+    #[divan::bench(sample_count = 200)]
+    fn single_insert_100k(bencher: Bencher) {
+        let records = posts(100_000);
+        let mut mst = Mst::build(records.iter().map(|(k, c, _)| (k.clone(), *c))).expect("sorted");
+        let (root, nodes) = mst.commit();
+        let store: MemoryBlocks = nodes.into_iter().collect();
+        let key = Key::from_parts("app.bsky.feed.post", "3zzzzzzzzzzz2").expect("key");
+        let value = Cid::for_cbor(b"\xa0");
+        bencher
+            .with_inputs(|| Mst::load(root))
+            .bench_local_values(|mut tree| {
+                tree.put(&store, key.clone(), value).expect("put");
+                black_box(tree.commit_with(&mut |_, _| {}))
+            });
+    }
+}
+
+mod car {
+    use super::*;
+
+    #[divan::bench(sample_count = 10)]
+    fn write_100k(bencher: Bencher) {
+        let records = posts(100_000);
+        let key = signing_key();
+        bencher.bench(|| black_box(repo_car(records, &key).len()));
+    }
+
+    #[divan::bench(sample_count = 10)]
+    fn read_100k(bencher: Bencher) {
+        let car = repo_car(posts(100_000), &signing_key());
+        bencher
+            .counter(divan::counter::BytesCount::new(car.len()))
+            .bench(|| {
+                let mut r = CarReader::new(car.as_slice()).expect("header");
+                let mut n = 0usize;
+                while let Some((_, b)) = r.next_block().expect("block") {
+                    n += b.len();
+                }
+                black_box(n)
+            });
+    }
+}
+
+mod verify {
+    use super::*;
+
+    #[divan::bench(sample_count = 10)]
+    fn full_verify_100k(bencher: Bencher) {
+        let key = signing_key();
+        let car = repo_car(posts(100_000), &key);
+        let options = VerifyOptions {
+            key: Some(key.public_key()),
+            ..VerifyOptions::default()
+        };
+        bencher
+            .counter(divan::counter::BytesCount::new(car.len()))
+            .bench(|| {
+                black_box(
+                    verify_car(car.as_slice(), &options)
+                        .expect("valid")
+                        .report
+                        .records,
+                )
+            });
+    }
+}
+
+mod headline {
+    use super::*;
+
+    /// Records hashed to CIDs, MST built and hashed, repository CAR written, then read back
+    /// and fully verified (signature, every hash, canonical MST, every record decoded).
+    #[divan::bench(sample_count = 10)]
+    fn pipeline_100k(bencher: Bencher) {
+        let records = posts(100_000);
+        let key = signing_key();
+        let options = VerifyOptions {
+            key: Some(key.public_key()),
+            ..VerifyOptions::default()
+        };
+        let inputs: Vec<(Key, Vec<u8>)> = records
+            .iter()
+            .map(|(k, _, b)| (k.clone(), b.clone()))
+            .collect();
+        bencher.bench(|| {
+            let hashed: Records = inputs
+                .iter()
+                .map(|(k, b)| (k.clone(), Cid::for_cbor(b), b.clone()))
+                .collect();
+            let car = repo_car(&hashed, &key);
+            black_box(
+                verify_car(car.as_slice(), &options)
+                    .expect("valid")
+                    .report
+                    .records,
+            )
+        });
+    }
+
+    /// SHA-256 over every block of the same repository CAR, block by block.
+    #[divan::bench(sample_count = 10)]
+    fn sha256_baseline_100k(bencher: Bencher) {
+        let car = repo_car(posts(100_000), &signing_key());
+        let mut blocks = Vec::new();
+        let mut r = CarReader::new(car.as_slice()).expect("header");
+        while let Some((_, b)) = r.next_block().expect("block") {
+            blocks.push(b.to_vec());
+        }
+        bencher
+            .counter(divan::counter::BytesCount::new(car.len()))
+            .bench(|| {
+                let mut acc = 0u8;
+                for b in &blocks {
+                    acc ^= Sha256::digest(b)[0];
+                }
+                black_box(acc)
+            });
+    }
+}
