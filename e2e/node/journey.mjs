@@ -182,6 +182,13 @@ async function expectError(fn, status, errorName, what) {
     res = await fn()
   } catch (err) {
     if (typeof err?.status !== 'number') throw err
+    // Bare calls see the body: every error answer is JSON {"error", "message"}.
+    if (err instanceof RawError) {
+      assert(
+        typeof err.json?.error === 'string' && typeof err.json?.message === 'string',
+        `${what}: the ${err.status} answer is not JSON {error, message}: ${JSON.stringify(err.json) ?? 'not JSON'}`,
+      )
+    }
     const statuses = Array.isArray(status) ? status : [status]
     const names = Array.isArray(errorName) ? errorName : [errorName]
     assert(
