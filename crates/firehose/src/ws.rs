@@ -1,0 +1,117 @@
+//! The WebSocket endpoint `com.atproto.sync.subscribeRepos`.
+
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::{Firehose, Subscription};
+
+/// Largest message accepted from a client. Clients have nothing to say on this stream
+/// (their messages are ignored), so a small cap keeps a misbehaving one cheap.
+const CLIENT_MESSAGE_MAX: usize = 16 * 1024;
+
+/// Axum handler for `GET /xrpc/com.atproto.sync.subscribeRepos?cursor=<seq>`.
+///
+/// Mount with `.route("/xrpc/com.atproto.sync.subscribeRepos", get(subscribe_repos))` on a
+/// router whose state provides a [`Firehose`] (`impl FromRef<AppState> for Firehose`). A
+/// `cursor` that is not a non-negative integer gets a 400 XRPC error before the upgrade.
+pub async fn subscribe_repos(
+    State(firehose): State<Firehose>,
+    RawQuery(query): RawQuery,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let cursor = match parse_cursor(query.as_deref()) {
+        Ok(c) => c,
+        Err(message) => {
+            let body = format!(r#"{{"error":"InvalidRequest","message":"{message}"}}"#);
+            return (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response();
+        }
+    };
+    let sub = firehose.subscribe(cursor);
+    ws.max_message_size(CLIENT_MESSAGE_MAX)
+        .on_upgrade(move |socket| serve(socket, sub))
+}
+
+/// The `cursor` query parameter. Messages are fixed strings (they go into JSON unescaped).
+fn parse_cursor(query: Option<&str>) -> Result<Option<u64>, &'static str> {
+    let mut cursor = None;
+    for pair in query.unwrap_or("").split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key != "cursor" {
+            continue;
+        }
+        if cursor.is_some() {
+            return Err("cursor given more than once");
+        }
+        let v = value
+            .parse::<u64>()
+            .map_err(|_| "cursor must be a non-negative integer")?;
+        cursor = Some(v);
+    }
+    Ok(cursor)
+}
+
+/// Pump a subscription into an upgraded socket until either side ends.
+///
+/// Frames go out as binary messages, zero-copy from the shared `Arc<[u8]>`. Client messages
+/// are read (so pings are answered and a close is noticed) and otherwise ignored. When the
+/// subscription ends (after an error frame, or on shutdown) the socket is closed with 1000; a
+/// log failure closes it with 1011.
+pub async fn serve(mut socket: WebSocket, mut sub: Subscription) {
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+            out = sub.next() => match out {
+                Ok(Some(o)) => {
+                    let msg = Message::Binary(Bytes::from_owner(o.frame));
+                    if socket.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => {
+                    close(&mut socket, close_code::NORMAL).await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "subscribeRepos: event log failed");
+                    close(&mut socket, close_code::ERROR).await;
+                    return;
+                }
+            },
+        }
+    }
+}
+
+async fn close(socket: &mut WebSocket, code: u16) {
+    let frame = CloseFrame {
+        code,
+        reason: "".into(),
+    };
+    // The peer may already be gone; nothing to do about a failed goodbye.
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn cursor_query_accepts_integers_and_rejects_the_rest() {
+        assert_eq!(parse_cursor(None), Ok(None));
+        assert_eq!(parse_cursor(Some("cursor=42")), Ok(Some(42)));
+        assert_eq!(parse_cursor(Some("x=1&cursor=0")), Ok(Some(0)));
+        assert!(parse_cursor(Some("cursor=-1")).is_err());
+        assert!(parse_cursor(Some("cursor=abc")).is_err());
+        assert!(parse_cursor(Some("cursor=1&cursor=2")).is_err());
+    }
+}
