@@ -1,11 +1,11 @@
 //! The node wire form: `{e: [{p, k, v, t}], l}` in canonical DRISL.
 //!
-//! Encoding is hand-written over [`Writer`]; decoding is a fixed-schema parser that accepts
-//! exactly one byte sequence per node (minimal heads, keys `e`,`l` and `k`,`p`,`t`,`v` in
+//! Encoding is hand-written over [`Writer`]; decoding is a fixed-schema pass over the strict
+//! [`Reader`] that accepts exactly one byte sequence per node (minimal heads, keys `e`,`l` and `k`,`p`,`t`,`v` in
 //! canonical order, no extra fields, blessed CIDs, maximal prefix compression), so a node that
 //! decodes re-encodes to the same bytes.
 
-use aerie_data::drisl::Writer;
+use aerie_data::drisl::{DecodeError, Reader, Writer};
 use aerie_data::{Cid, Codec};
 
 use super::key::{Key, common_prefix_len};
@@ -89,123 +89,6 @@ pub(crate) fn encode_node<'a>(
 /// CBOR bytes of the empty node `{e: [], l: null}`.
 pub(crate) const EMPTY_NODE: [u8; 7] = [0xa2, 0x61, b'e', 0x80, 0x61, b'l', 0xf6];
 
-struct Cursor<'a> {
-    b: &'a [u8],
-    pos: usize,
-    cid: Option<Cid>,
-}
-
-impl<'a> Cursor<'a> {
-    fn err(&self, reason: &'static str) -> MstError {
-        MstError::Decode {
-            cid: self.cid,
-            offset: self.pos,
-            reason,
-        }
-    }
-
-    fn byte(&mut self) -> Result<u8, MstError> {
-        let b = *self
-            .b
-            .get(self.pos)
-            .ok_or_else(|| self.err("unexpected end"))?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], MstError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
-        let end = end.ok_or_else(|| self.err("unexpected end"))?;
-        let s = &self.b[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-
-    fn expect(&mut self, lit: &[u8], reason: &'static str) -> Result<(), MstError> {
-        let at = self.pos;
-        match self.b.get(at..at + lit.len()) {
-            Some(s) if s == lit => {
-                self.pos += lit.len();
-                Ok(())
-            }
-            _ => Err(self.err(reason)),
-        }
-    }
-
-    /// A head of the given major type with its argument; non-minimal forms are refused.
-    fn head(&mut self, major: u8, reason: &'static str) -> Result<u64, MstError> {
-        let start = self.pos;
-        let b = self.byte()?;
-        if b >> 5 != major {
-            self.pos = start;
-            return Err(self.err(reason));
-        }
-        let (v, min) = match b & 0x1f {
-            n @ 0..=23 => return Ok(u64::from(n)),
-            24 => (u64::from(self.byte()?), 24),
-            25 => (
-                u64::from(u16::from_be_bytes(
-                    self.take(2)?.try_into().unwrap_or_default(),
-                )),
-                0x100,
-            ),
-            26 => (
-                u64::from(u32::from_be_bytes(
-                    self.take(4)?.try_into().unwrap_or_default(),
-                )),
-                0x1_0000,
-            ),
-            27 => (
-                u64::from_be_bytes(self.take(8)?.try_into().unwrap_or_default()),
-                0x1_0000_0000,
-            ),
-            _ => {
-                self.pos = start;
-                return Err(self.err("indefinite length or reserved head"));
-            }
-        };
-        if v < min {
-            self.pos = start;
-            return Err(self.err("non-minimal integer or length"));
-        }
-        Ok(v)
-    }
-
-    /// A CID link (tag 42) to a blessed CID.
-    fn link(&mut self) -> Result<Cid, MstError> {
-        // tag(42), bytes(37), 0x00 multibase prefix; a blessed CID always has this framing.
-        self.expect(&[0xd8, 0x2a, 0x58, 0x25, 0x00], "expected a CID link")?;
-        let at = self.pos;
-        let raw = self.take(36)?;
-        Cid::from_bytes(raw).map_err(|_| MstError::Decode {
-            cid: self.cid,
-            offset: at,
-            reason: "CID is not blessed",
-        })
-    }
-
-    fn opt_link(&mut self) -> Result<Option<Cid>, MstError> {
-        if self.b.get(self.pos) == Some(&0xf6) {
-            self.pos += 1;
-            return Ok(None);
-        }
-        self.link().map(Some)
-    }
-
-    fn node_link(&mut self) -> Result<Option<Cid>, MstError> {
-        let at = self.pos;
-        let link = self.opt_link()?;
-        if link.is_some_and(|c| c.codec() != Codec::DagCbor) {
-            return Err(MstError::Decode {
-                cid: self.cid,
-                offset: at,
-                reason: "subtree link is not dag-cbor",
-            });
-        }
-        Ok(link)
-    }
-}
-
 /// Decode a node, building each entry with `mk(key, value, right)`. Returns (`l`, entries).
 /// `cid` only labels errors.
 pub(crate) fn decode_node<T>(
@@ -213,60 +96,59 @@ pub(crate) fn decode_node<T>(
     cid: Option<Cid>,
     mut mk: impl FnMut(Key, Cid, Option<Cid>) -> T,
 ) -> Result<(Option<Cid>, Vec<T>), MstError> {
-    let mut c = Cursor {
-        b: bytes,
-        pos: 0,
+    let mut r = Reader::new(bytes);
+    let cbor = |e: DecodeError| MstError::Decode {
         cid,
+        offset: e.offset,
+        reason: e.kind.to_string(),
     };
-    c.expect(
-        &[0xa2, 0x61, b'e'],
-        "expected map {e, l} starting with \"e\"",
-    )?;
-    let n = c.head(4, "expected array of entries")?;
-    if n > MAX_NODE_ENTRIES as u64 {
-        return Err(MstError::TooManyEntries {
-            cid,
-            count: usize::try_from(n).unwrap_or(usize::MAX),
-        });
+    let bad = |offset: usize, reason: &str| MstError::Decode {
+        cid,
+        offset,
+        reason: reason.to_owned(),
+    };
+    let at = r.position();
+    if r.map_len().map_err(cbor)? != 2 {
+        return Err(bad(at, "node map must have exactly the keys e and l"));
     }
-    // Each entry takes at least 51 bytes; refuse counts the input cannot hold before allocating.
-    let n = n as usize;
-    if n.saturating_mul(51) > bytes.len() {
-        return Err(c.err("entry count exceeds node size"));
+    // Expecting keys in canonical order ("e" < "l"; "k" < "p" < "t" < "v") enforces order,
+    // uniqueness and the absence of extra fields.
+    r.expect_key("e").map_err(cbor)?;
+    let n = r.array_len().map_err(cbor)?;
+    if n > MAX_NODE_ENTRIES {
+        return Err(MstError::TooManyEntries { cid, count: n });
     }
+    // The reader bounds `n` by the bytes left, so this allocation is input-proportional.
     let mut entries = Vec::with_capacity(n);
     let mut prev: Vec<u8> = Vec::new();
     let mut cur: Vec<u8> = Vec::new();
     for i in 0..n {
-        c.expect(
-            &[0xa4, 0x61, b'k'],
-            "expected entry map {k, p, t, v} starting with \"k\"",
-        )?;
-        let len = c.head(2, "expected byte string k")?;
-        let suffix = c.take(usize::try_from(len).unwrap_or(usize::MAX))?;
-        c.expect(&[0x61, b'p'], "expected \"p\"")?;
-        let at = c.pos;
-        let p = c.head(0, "expected unsigned integer p")?;
-        let p = usize::try_from(p).unwrap_or(usize::MAX);
-        let bad = |reason| MstError::Decode {
-            cid,
-            offset: at,
-            reason,
-        };
+        let at = r.position();
+        if r.map_len().map_err(cbor)? != 4 {
+            return Err(bad(
+                at,
+                "entry map must have exactly the keys k, p, t and v",
+            ));
+        }
+        r.expect_key("k").map_err(cbor)?;
+        let suffix = r.bytes().map_err(cbor)?;
+        r.expect_key("p").map_err(cbor)?;
+        let at = r.position();
+        let p = usize::try_from(r.uint().map_err(cbor)?).unwrap_or(usize::MAX);
         if i == 0 && p != 0 {
-            return Err(bad("first entry has non-zero prefix length"));
+            return Err(bad(at, "first entry has non-zero prefix length"));
         }
         if p > prev.len() {
-            return Err(bad("prefix length longer than previous key"));
+            return Err(bad(at, "prefix length longer than previous key"));
         }
         // Prefix compression must be maximal: the suffix may not start with the next shared byte.
         if p < prev.len() && suffix.first() == Some(&prev[p]) {
-            return Err(bad("prefix length shorter than the common prefix"));
+            return Err(bad(at, "prefix length shorter than the common prefix"));
         }
-        c.expect(&[0x61, b't'], "expected \"t\"")?;
-        let right = c.node_link()?;
-        c.expect(&[0x61, b'v'], "expected \"v\"")?;
-        let value = c.link()?;
+        r.expect_key("t").map_err(cbor)?;
+        let right = node_link(&mut r, cid)?;
+        r.expect_key("v").map_err(cbor)?;
+        let value = r.link().map_err(cbor)?;
         cur.clear();
         cur.extend_from_slice(&prev[..p]);
         cur.extend_from_slice(suffix);
@@ -290,10 +172,26 @@ pub(crate) fn decode_node<T>(
         entries.push(mk(key, value, right));
         std::mem::swap(&mut prev, &mut cur);
     }
-    c.expect(&[0x61, b'l'], "expected \"l\"")?;
-    let left = c.node_link()?;
-    if c.pos != bytes.len() {
-        return Err(c.err("trailing bytes after node"));
-    }
+    r.expect_key("l").map_err(cbor)?;
+    let left = node_link(&mut r, cid)?;
+    r.finish().map_err(cbor)?;
     Ok((left, entries))
+}
+
+/// A subtree link: null or a dag-cbor CID (a raw CID cannot name a node).
+fn node_link(r: &mut Reader<'_>, cid: Option<Cid>) -> Result<Option<Cid>, MstError> {
+    let at = r.position();
+    let link = r.opt_link().map_err(|e| MstError::Decode {
+        cid,
+        offset: e.offset,
+        reason: e.kind.to_string(),
+    })?;
+    if link.is_some_and(|c| c.codec() != Codec::DagCbor) {
+        return Err(MstError::Decode {
+            cid,
+            offset: at,
+            reason: "subtree link is not dag-cbor".to_owned(),
+        });
+    }
+    Ok(link)
 }

@@ -38,8 +38,8 @@ pub enum MstError {
         cid: Option<Cid>,
         /// Byte offset of the problem.
         offset: usize,
-        /// What was expected.
-        reason: &'static str,
+        /// What was wrong.
+        reason: String,
     },
     /// A node breaks a tree-shape rule, so the tree is not the canonical tree of its keys.
     #[error("MST node {}{}: {reason}", fmt_cid(.cid), fmt_key(.key))]

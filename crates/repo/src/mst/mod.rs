@@ -21,17 +21,35 @@
 //!   - `commit(&mut self) -> (Cid, Vec<(Cid, Vec<u8>)>)`: root CID + node blocks created since
 //!     the last commit; `commit_with(&mut self, &mut dyn FnMut(&Cid, &[u8])) -> Cid`;
 //!     `root_cid(&self) -> Option<Cid>` (`None` while dirty); `is_dirty()`.
+//!   - Listing: `entries(&self, src) -> Result<Vec<(Key, Cid)>>` (key order);
+//!     `list_collection(&self, src, collection: &str, cursor: Option<&str> (exclusive rkey),
+//!     limit: usize, Order) -> Result<Vec<(Key, Cid)>>` (listRecords: its default
+//!     `reverse=false` is [`Order::Descending`]); `walk_range(&self, src, lo: Bound<&[u8]>,
+//!     hi: Bound<&[u8]>, Order, FnMut(&Key, &Cid) -> ControlFlow<()>) -> Result<()>`.
+//!     Only nodes that can hold keys in range are read.
+//!   - `Mst::diff(old: &Mst, new: &Mst, src) -> Result<Diff>`; [`Diff`] `{ ops: Vec<DiffOp
+//!     { path, old: Option<Cid>, new: Option<Cid> }>, new_nodes: Vec<Cid>, removed_nodes:
+//!     Vec<Cid> }`. Both trees must be committed; equal subtrees are skipped unread.
+//!   - Proofs: `search_path(&self, src, &Key) -> Result<Vec<Cid>>` (presence/absence proof;
+//!     root first), `covering_proof(&self, src, &Key) -> Result<Vec<Cid>>` (sync 1.1: paths to
+//!     the key and both neighbours; sorted, deduplicated). Tree must be committed. The CIDs
+//!     name node blocks in the source or in the last commit's output.
+//!   - `invert(&mut self, src, &[RecordOp]) -> Result<Cid>`: undo a commit's ops on the
+//!     (partial) tree after it; returns the previous root to compare with `prevData`.
+//!     [`RecordOp`] `{ action: Action::{Create, Update, Delete}, path: Key, cid: Option<Cid>,
+//!     prev: Option<Cid> }`.
+//! - [`verify_proof`]`(root: &Cid, &Key, blocks: &S) -> Result<Option<Cid>>` (hash-checks).
+//! - [`verify_tree`]`(src, root: &Cid, on_entry: FnMut(&Key, &Cid)) -> Result<TreeStats>`:
+//!   complete + canonical + hash-checked; [`TreeStats`] `{ nodes, entries, root_layer,
+//!   max_node_entries }`.
 //! - [`empty_root_cid`]`() -> Cid`.
 //! - Wire form: [`NodeData`] `{ left: Option<Cid>, entries: Vec<EntryData { key, value,
 //!   right }> }` with `NodeData::decode(&[u8]) -> Result<NodeData>` (strict; the fuzz entry
 //!   point), `encode() -> Vec<u8>`, `cid()`.
 //! - Limits: [`MAX_NODE_ENTRIES`], [`MAX_LAYER`], [`MAX_KEY_LEN`].
 //! - Errors: [`MstError`] (`#[non_exhaustive]`), e.g. `MissingBlock(Cid)`, `Decode { cid,
-//!   offset, reason }`, `NotCanonical { cid, key, reason }`, `InvalidKey`, `Uncommitted`.
-//!
-//! Coming next in this module: listing (all / one collection with cursor, limit, order),
-//! diff, proofs (presence/absence, covering proof) and proof verification, inversion of
-//! sync 1.1 commit ops, strict whole-tree verification.
+//!   offset, reason }`, `NotCanonical { cid, key, reason }`, `HashMismatch(Cid)`,
+//!   `InvalidKey`, `Uncommitted`, `InvalidOp`, `DuplicatePath`, `OpMismatch`.
 //!
 //! # Terminology
 //!
@@ -64,7 +82,8 @@
 //! # Hacking
 //!
 //! - `tree.rs` has the working form (`Node`, `Link`), loading, build, edits and hashing;
-//!   `codec.rs` the wire form; `key.rs` keys and layers.
+//!   `codec.rs` the wire form; `key.rs` keys and layers; `list.rs` ordered walks; `diff.rs`
+//!   the lockstep diff; `proof.rs` proofs and inversion; `verify.rs` whole-tree checks.
 //! - Read-only walks decode stubs on the fly without caching them (`NodeRef`); edits load
 //!   nodes into the tree in place.
 //! - Tests: `crates/repo/tests/mst_*.rs` (interop fixtures, property tests against a fresh
@@ -72,15 +91,23 @@
 
 mod blocks;
 mod codec;
+mod diff;
 mod error;
 mod key;
+mod list;
+mod proof;
 mod tree;
+mod verify;
 
 pub use blocks::{BlockSource, MemoryBlocks, NoBlocks};
 pub use codec::{EntryData, NodeData};
+pub use diff::{Diff, DiffOp};
 pub use error::{MstError, SourceError};
 pub use key::{Key, MAX_KEY_LEN, common_prefix_len, layer_of};
+pub use list::Order;
+pub use proof::{Action, RecordOp, verify_proof};
 pub use tree::{Mst, empty_root_cid};
+pub use verify::{TreeStats, verify_tree};
 
 /// Most entries a node may hold. Keys whose layers are all equal can be chosen freely (three
 /// in four keys are layer 0), so an adversary can pack one node arbitrarily full; honest trees
