@@ -8,6 +8,7 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Most arrays/maps nested inside each other; a top-level map counts as depth 1.
+    /// Decoding recurses once per level, so keep this in the hundreds at most.
     pub max_depth: usize,
     /// Most entries in one array or map.
     pub max_container_len: usize,
