@@ -20,9 +20,14 @@ fn map<const N: usize>(entries: [(&str, Value); N]) -> Value {
 }
 
 fn typical_post() -> Value {
+    post_with_text(
+        "Hello @alice.example.com, have a look at https://example.com/some/article \
+         and tell me what you think about it. Photos from the weekend below!",
+    )
+}
+
+fn post_with_text(text: &str) -> Value {
     let cid = Cid::for_raw(b"a picture");
-    let text = "Hello @alice.example.com, have a look at https://example.com/some/article \
-                and tell me what you think about it. Photos from the weekend below!";
     let facet = |start: i64, end: i64, feature: Value| {
         map([
             ("$type", s("app.bsky.richtext.facet")),
@@ -98,6 +103,25 @@ fn typical_post_with_facets_and_image(bencher: divan::Bencher) {
     let catalog = Catalog::builtin();
     let collection = Nsid::parse("app.bsky.feed.post").expect("valid NSID");
     let post = typical_post();
+    assert!(validate_for_write(catalog, &collection, &post, None).is_ok());
+    bencher.bench(|| {
+        validate_for_write(
+            catalog,
+            divan::black_box(&collection),
+            divan::black_box(&post),
+            None,
+        )
+    });
+}
+
+/// The same post with mixed Japanese and emoji text: 320 chars, 230 graphemes, 1,020 bytes.
+/// More chars than the 300-grapheme limit, so the grapheme segmentation actually runs.
+#[divan::bench]
+fn post_with_text_needing_grapheme_segmentation(bencher: divan::Bencher) {
+    let catalog = Catalog::builtin();
+    let collection = Nsid::parse("app.bsky.feed.post").expect("valid NSID");
+    let text = "週末の写真です。".repeat(25) + &"🏳️‍🌈".repeat(30);
+    let post = post_with_text(&text);
     assert!(validate_for_write(catalog, &collection, &post, None).is_ok());
     bencher.bench(|| {
         validate_for_write(

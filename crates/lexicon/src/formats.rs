@@ -53,14 +53,43 @@ pub(crate) fn mime_accepted(accept: &[String], mime: &str) -> bool {
     })
 }
 
-/// Grapheme count of `s`, stopping early once it exceeds `limit` (the caller only needs to
-/// know "more than limit").
-pub(crate) fn graphemes_up_to(s: &str, limit: u64) -> u64 {
-    if s.is_ascii() {
-        // In ASCII only CR LF joins two characters into one grapheme cluster (UAX #29 GB3).
-        let crlf = s.as_bytes().windows(2).filter(|w| w == b"\r\n").count();
-        return (s.len() - crlf) as u64;
+/// Whether `s` has more than `max` grapheme clusters. Graphemes never outnumber chars, and
+/// chars never outnumber bytes, so the cheap counts settle most strings without segmenting.
+pub(crate) fn more_graphemes_than(s: &str, max: u64) -> bool {
+    if s.len() as u64 <= max {
+        return false;
     }
+    if s.is_ascii() {
+        return ascii_graphemes(s) > max;
+    }
+    if s.chars().count() as u64 <= max {
+        return false;
+    }
+    count_graphemes_up_to(s, max) > max
+}
+
+/// Whether `s` has fewer than `min` grapheme clusters.
+pub(crate) fn fewer_graphemes_than(s: &str, min: u64) -> bool {
+    if (s.len() as u64) < min {
+        return true;
+    }
+    if s.is_ascii() {
+        return ascii_graphemes(s) < min;
+    }
+    if (s.chars().count() as u64) < min {
+        return true;
+    }
+    count_graphemes_up_to(s, min) < min
+}
+
+/// In ASCII only CR LF joins two characters into one grapheme cluster (UAX #29 rule GB3).
+fn ascii_graphemes(s: &str) -> u64 {
+    let crlf = s.as_bytes().windows(2).filter(|w| w == b"\r\n").count();
+    (s.len() - crlf) as u64
+}
+
+/// Grapheme count of `s`, stopping once it passes `limit`.
+fn count_graphemes_up_to(s: &str, limit: u64) -> u64 {
     use unicode_segmentation::UnicodeSegmentation;
     let mut n = 0u64;
     for _ in s.graphemes(true) {
@@ -70,4 +99,52 @@ pub(crate) fn graphemes_up_to(s: &str, limit: u64) -> u64 {
         }
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(list: &[&str], mime: &str) -> bool {
+        let list: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+        mime_accepted(&list, mime)
+    }
+
+    #[test]
+    fn accept_matches_exact_type_glob_and_any() {
+        assert!(accept(&["image/png"], "image/png"));
+        assert!(!accept(&["image/png"], "image/jpeg"));
+        assert!(accept(&["image/*"], "image/webp"));
+        assert!(!accept(&["image/*"], "video/mp4"));
+        assert!(!accept(&["image/*"], "imagex/png"));
+        assert!(accept(&["*/*"], "application/octet-stream"));
+        assert!(accept(&["text/vtt", "image/*"], "IMAGE/PNG"));
+    }
+
+    fn graphemes(s: &str) -> u64 {
+        use unicode_segmentation::UnicodeSegmentation;
+        s.graphemes(true).count() as u64
+    }
+
+    /// The shortcuts must agree with a plain count at, just under and just over the limit.
+    #[test]
+    fn grapheme_limits_agree_with_full_segmentation() {
+        let samples = [
+            "",
+            "plain ascii",
+            "line\r\nbreaks\r\n",
+            "\r\n\r\n\r",
+            "週末の写真です",
+            "🏳️‍🌈🇩🇪👩‍👩‍👦‍👦",
+            "e\u{301}e\u{301}e\u{301}",
+            "mixed 🏳️‍🌈 text é",
+        ];
+        for s in samples {
+            let n = graphemes(s);
+            for limit in n.saturating_sub(2)..=n + 2 {
+                assert_eq!(more_graphemes_than(s, limit), n > limit, "{s:?} > {limit}");
+                assert_eq!(fewer_graphemes_than(s, limit), n < limit, "{s:?} < {limit}");
+            }
+        }
+    }
 }

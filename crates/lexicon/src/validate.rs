@@ -294,15 +294,13 @@ impl Validator<'_> {
         {
             return Err(self.fail(path, format!("must not be shorter than {min} characters")));
         }
-        // Graphemes never outnumber bytes, so short strings skip the count.
         if let Some(max) = s.max_graphemes
-            && bytes > max
-            && formats::graphemes_up_to(text, max) > max
+            && formats::more_graphemes_than(text, max)
         {
             return Err(self.fail(path, format!("must not be longer than {max} graphemes")));
         }
         if let Some(min) = s.min_graphemes
-            && (bytes < min || formats::graphemes_up_to(text, min) < min)
+            && formats::fewer_graphemes_than(text, min)
         {
             return Err(self.fail(path, format!("must not be shorter than {min} graphemes")));
         }
