@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod plc_cmd;
 mod repo_cmd;
 
 /// Aerie: an AT Protocol Personal Data Server and relay.
@@ -16,12 +17,15 @@ struct Cli {
 enum Command {
     /// Inspect, verify and export repository CAR files.
     Repo(repo_cmd::RepoArgs),
+    /// Run a did:plc directory server for local networks and tests.
+    Plc(plc_cmd::PlcArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Repo(args) => repo_cmd::run(args),
+        Command::Plc(args) => plc_cmd::run(args),
     };
     match result {
         Ok(code) => code,
