@@ -100,3 +100,32 @@ impl Value {
         self.as_map()?.get("$type")?.as_str()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accessors_return_none_for_other_variants() {
+        let cid = Cid::for_raw(b"");
+        let m = Value::Map(BTreeMap::from([
+            ("$type".to_owned(), Value::String("x.y.z".into())),
+            ("l".to_owned(), Value::Link(cid)),
+            ("b".to_owned(), Value::Bytes(vec![1])),
+            ("a".to_owned(), Value::Array(vec![Value::Null])),
+            ("t".to_owned(), Value::Bool(true)),
+        ]));
+        assert_eq!(m.type_name(), Some("x.y.z"));
+        assert_eq!(m.get("l").and_then(Value::as_link), Some(&cid));
+        assert_eq!(m.get("b").and_then(Value::as_bytes), Some(&[1u8][..]));
+        assert!(
+            m.get("a")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a[0].is_null())
+        );
+        assert_eq!(m.get("t").and_then(Value::as_bool), Some(true));
+        assert_eq!(m.get("t").and_then(Value::as_i64), None);
+        assert_eq!(Value::Integer(1).get("l"), None);
+        assert_eq!(Value::Integer(1).type_name(), None);
+    }
+}
