@@ -167,20 +167,29 @@ fn export(file: &Path, key: Option<&str>) -> anyhow::Result<ExitCode> {
             v.report.commit_cid
         );
     }
+    match write_records(&v) {
+        // A closed pipe (`| head`) is the reader saying it has enough.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(anyhow::Error::new(e).context("writing records")),
+        Ok(()) => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// One JSON line per record, keys in the order `uri`, `cid`, `value`.
+fn write_records(v: &verify::Verified) -> io::Result<()> {
     let mut out = BufWriter::new(io::stdout().lock());
     let did = v.report.did.to_string();
     for record in v.records() {
-        let record = record?;
-        let line = serde_json::json!({
-            "uri": format!("at://{did}/{}", record.path),
-            "cid": record.cid.to_string(),
-            "value": aerie_data::json::to_json(&record.value),
-        });
-        serde_json::to_writer(&mut out, &line)?;
-        out.write_all(b"\n")?;
+        let record = record.map_err(io::Error::other)?;
+        let uri = serde_json::Value::String(format!("at://{did}/{}", record.path));
+        let value = aerie_data::json::to_json(&record.value);
+        writeln!(
+            out,
+            r#"{{"uri":{uri},"cid":"{}","value":{value}}}"#,
+            record.cid
+        )?;
     }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    out.flush()
 }
 
 /// Reports reading progress on stderr for large files when stderr is a terminal.

@@ -151,9 +151,9 @@ impl<R: Read> CarReader<R> {
         }
         self.fill(len, "section")?;
         let cid = Cid::read_prefix(&self.buf)
-            .map_err(|source| Error::CarCid {
+            .map_err(|error| Error::CarCid {
                 offset: section,
-                source,
+                error,
             })?
             .0;
         let data = &self.buf[CID_LEN..];
@@ -179,9 +179,9 @@ impl<R: Read> CarReader<R> {
         let got = (&mut self.inner)
             .take(len)
             .read_to_end(&mut self.buf)
-            .map_err(|source| Error::Io {
+            .map_err(|error| Error::Io {
                 offset: start,
-                source,
+                error,
             })?;
         self.offset += got as u64;
         if (got as u64) < len {
@@ -217,10 +217,10 @@ impl<R: Read> CarReader<R> {
                 match self.inner.read(&mut b) {
                     Ok(n) => break n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(source) => {
+                    Err(error) => {
                         return Err(Error::Io {
                             offset: self.offset,
-                            source,
+                            error,
                         });
                     }
                 }

@@ -14,12 +14,12 @@ pub enum Error {
     #[error("empty CAR file (no header)")]
     CarEmpty,
     /// Reading the input failed.
-    #[error("read error at byte {offset}: {source}")]
+    #[error("read error at byte {offset}: {error}")]
     Io {
         /// Where reading failed.
         offset: u64,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The input ended inside a header, varint or section.
     #[error("CAR truncated at byte {offset}: {missing} more bytes of {what} expected")]
@@ -68,12 +68,12 @@ pub enum Error {
         reason: String,
     },
     /// A section's CID is not a blessed atproto CID.
-    #[error("CAR section at byte {offset}: {source}")]
+    #[error("CAR section at byte {offset}: {error}")]
     CarCid {
         /// Start of the section.
         offset: u64,
         /// Why the CID was refused.
-        source: CidError,
+        error: CidError,
     },
     /// A block's bytes do not hash to its CID.
     #[error("block {cid} at byte {offset} does not match its hash")]
@@ -145,7 +145,7 @@ pub enum Error {
         reason: String,
     },
     /// The MST is malformed, incomplete or an operation on it failed.
-    #[error("MST: {0}")]
+    #[error(transparent)]
     Mst(#[from] MstError),
     /// Inverting a commit's ops did not reach the previous data root.
     #[error("inverted ops give MST root {computed}, but the previous root is {expected}")]

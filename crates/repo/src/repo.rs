@@ -298,11 +298,13 @@ impl Repo {
         }
         ops.sort_by(|a, b| a.path.cmp(&b.path));
 
-        let before = self.mst.clone();
+        // Every check that depends on the writes passed above; what can still fail is the
+        // block source. Then the half-edited tree is dropped and reloaded from the unchanged
+        // commit (cheaper than cloning a large cached tree before every batch).
         match self.commit_ops(src, &ops, &records, key, rev) {
             Ok(data) => Ok(data),
             Err(e) => {
-                self.mst = before;
+                self.mst = Mst::load(self.data());
                 Err(e)
             }
         }
@@ -389,7 +391,7 @@ impl Repo {
         src: &S,
         out: W,
     ) -> Result<W, Error> {
-        let io = |source| Error::Io { offset: 0, source };
+        let io = |error| Error::Io { offset: 0, error };
         let mut w = car::CarWriter::new(out, &[self.commit_cid]).map_err(io)?;
         w.write_block(&self.commit_cid, &self.commit.to_bytes())
             .map_err(io)?;
