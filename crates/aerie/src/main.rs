@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod plc_cmd;
 mod repo_cmd;
+mod serve_cmd;
 
 /// Aerie: an AT Protocol Personal Data Server and relay.
 #[derive(Debug, Parser)]
@@ -19,6 +20,8 @@ enum Command {
     Repo(repo_cmd::RepoArgs),
     /// Run a did:plc directory server for local networks and tests.
     Plc(plc_cmd::PlcArgs),
+    /// Run the Personal Data Server (dev mode on http://localhost:2583 when unconfigured).
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -26,6 +29,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Repo(args) => repo_cmd::run(args),
         Command::Plc(args) => plc_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,13 +1,27 @@
 //! The Aerie Personal Data Server.
 //!
-//! `config` turns flags and `PDS_*` environment variables into a [`Config`]; the server
-//! (added step by step) runs the com.atproto XRPC routes on top of `aerie-store` and
-//! `aerie-xrpc`.
+//! - [`config`]: flags and `PDS_*` environment variables -> [`Config`] (dev/production rules).
+//! - [`serve`]: [`serve::open`] (store + state), [`serve::router`], [`serve::serve`] (on a
+//!   listener, with graceful shutdown) and [`serve::run`] (what `aerie serve` calls).
+//! - Routes: `_health`, com.atproto.server (describeServer, createAccount, sessions, invite
+//!   codes), com.atproto.identity.resolveHandle, `/.well-known/atproto-did`.
+//!
+//! Architecture invariants: handlers never talk SQL, they call `aerie_store`'s typed table
+//! functions inside `Store::read` / `Store::write` jobs; everything a request changes goes
+//! into ONE write job so it commits (and fsyncs) atomically; writes to one repository are
+//! serialised by [`state::RepoLocks`].
 
 #![deny(missing_docs)]
 
+mod api;
 pub mod config;
 mod error;
+mod password;
+pub mod plc;
+pub mod serve;
+mod session;
+pub mod state;
 
 pub use config::{Config, ConfigArgs};
 pub use error::Error;
+pub use state::AppState;

@@ -1,0 +1,93 @@
+//! Starting and stopping the server.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use aerie_store::{Store, StoreOptions};
+use aerie_xrpc::catch_panic_layer;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::{AppState, Config, Error, api};
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "aerie.sqlite";
+
+/// Opens the store and builds the state for `config`.
+pub fn open(config: Config) -> Result<AppState, Error> {
+    let store = Store::open(
+        &config.data_directory.join(DB_FILE),
+        StoreOptions::default(),
+    )
+    .map_err(|e| Error::Store(e.to_string()))?;
+    AppState::new(config, store)
+}
+
+/// The full router: XRPC routes, the in-process PLC directory under `/plc` (dev), and panic
+/// recovery.
+pub fn router(state: AppState) -> Router {
+    let mut app = api::routes();
+    if let Some(plc) = state.plc().in_process_router() {
+        app = app.nest_service("/plc", plc);
+    }
+    app.layer(catch_panic_layer()).with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then drains open connections.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| Error::Io {
+            context: "serving HTTP".into(),
+            source,
+        })
+}
+
+/// Binds `PDS_BIND_HOST:PDS_PORT` and serves until Ctrl-C or SIGTERM.
+pub async fn run(config: Config) -> Result<(), Error> {
+    let addr = format!("{}:{}", config.bind_host, config.port);
+    let state = open(config)?;
+    let listener = TcpListener::bind(&addr).await.map_err(|source| Error::Io {
+        context: format!("binding {addr}"),
+        source,
+    })?;
+    let local: SocketAddr = listener.local_addr().map_err(|source| Error::Io {
+        context: "reading the bound address".into(),
+        source,
+    })?;
+    let c = state.config();
+    tracing::info!(
+        address = %local,
+        public_url = %c.public_url,
+        dev_mode = c.dev_mode,
+        data = %c.data_directory.display(),
+        "aerie PDS listening"
+    );
+    serve(listener, state, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

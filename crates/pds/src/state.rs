@@ -1,0 +1,121 @@
+//! The application state shared by every handler: a cheap `Arc` handle.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aerie_crypto::{KeyType, SigningKey};
+use aerie_store::Store;
+use aerie_xrpc::{AdminPassword, AuthKeys};
+use axum::extract::FromRef;
+
+use crate::config::Config;
+use crate::plc::PlcClient;
+use crate::{Error, config::PlcMode};
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Store,
+    keys: AuthKeys,
+    admin: AdminPassword,
+    plc: PlcClient,
+    rotation_key: SigningKey,
+    repo_locks: RepoLocks,
+}
+
+impl AppState {
+    /// Builds the state from a resolved config and an opened store.
+    pub fn new(config: Config, store: Store) -> Result<AppState, Error> {
+        let rotation_key = SigningKey::from_bytes(KeyType::K256, config.plc_rotation_key.expose())
+            .map_err(|e| Error::Config(format!("PLC rotation key: {e}")))?;
+        let plc = match &config.plc {
+            PlcMode::Remote(url) => PlcClient::remote(url),
+            PlcMode::InProcess => PlcClient::in_process(&config.data_directory)?,
+        };
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                keys: AuthKeys::new(config.jwt_secret.expose(), &config.service_did),
+                admin: AdminPassword(config.admin_password.expose().as_str().into()),
+                config,
+                store,
+                plc,
+                rotation_key,
+                repo_locks: RepoLocks::default(),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Session token keys.
+    pub fn keys(&self) -> &AuthKeys {
+        &self.inner.keys
+    }
+
+    /// Where DID operations go.
+    pub fn plc(&self) -> &PlcClient {
+        &self.inner.plc
+    }
+
+    /// The PDS's PLC rotation key.
+    pub fn rotation_key(&self) -> &SigningKey {
+        &self.inner.rotation_key
+    }
+
+    /// The per-repository write lock.
+    pub fn repo_locks(&self) -> &RepoLocks {
+        &self.inner.repo_locks
+    }
+}
+
+impl FromRef<AppState> for AuthKeys {
+    fn from_ref(s: &AppState) -> AuthKeys {
+        s.inner.keys.clone()
+    }
+}
+
+impl FromRef<AppState> for AdminPassword {
+    fn from_ref(s: &AppState) -> AdminPassword {
+        s.inner.admin.clone()
+    }
+}
+
+/// One async mutex per DID: "read the repo root, build the next commit, write it" runs under
+/// it, so two writes to one repo never both build on the same root (no forked commit chain).
+/// Writes to different repos do not contend here and meet again only in the store's group
+/// commit.
+#[derive(Default)]
+pub struct RepoLocks {
+    // A std mutex guards only the map; the per-DID lock is tokio's because it is held across
+    // the awaited store write.
+    map: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl RepoLocks {
+    /// Waits for and holds `did`'s lock.
+    pub async fn lock(&self, did: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let m = {
+            let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            // Drop entries nobody holds or waits for, so the map stays as small as the
+            // number of repos being written right now.
+            if map.len() > 1024 {
+                map.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            map.entry(did.to_owned()).or_default().clone()
+        };
+        m.lock_owned().await
+    }
+}
