@@ -233,19 +233,21 @@ impl Validator<'_> {
                 self.def(path, def, v)
             }
             Schema::Union { refs, closed } => {
+                // Like the reference, any string `$type` (even an empty one) makes a variant;
+                // an open union then lets types it does not list through.
                 let ty = match v {
                     Value::Map(m) => match m.get("$type") {
-                        Some(Value::String(t)) => t.as_str(),
-                        _ => "",
+                        Some(Value::String(t)) => Some(t.as_str()),
+                        _ => None,
                     },
-                    _ => "",
+                    _ => None,
                 };
-                if ty.is_empty() {
+                let Some(ty) = ty else {
                     return Err(self.fail(
                         path,
                         "must be an object which includes the \"$type\" property",
                     ));
-                }
+                };
                 // `$type` names a main def by its bare NSID; the reference also tolerates an
                 // explicit `#main`, and so do we.
                 let key = ty.strip_suffix("#main").unwrap_or(ty);
