@@ -4,7 +4,12 @@
 //! - [`serve`]: [`serve::open`] (store + state), [`serve::router`], [`serve::serve`] (on a
 //!   listener, with graceful shutdown) and [`serve::run`] (what `aerie serve` calls).
 //! - Routes: `_health`, com.atproto.server (describeServer, createAccount, sessions, invite
-//!   codes), com.atproto.identity.resolveHandle, `/.well-known/atproto-did`.
+//!   codes), com.atproto.identity.resolveHandle, `/.well-known/atproto-did`,
+//!   com.atproto.repo (create/put/deleteRecord, applyWrites, getRecord, listRecords,
+//!   describeRepo), com.atproto.sync (getRepo, getRecord, getBlocks, getLatestCommit,
+//!   getRepoStatus, listRepos, getHead, getCheckout); in dev mode the PLC directory at /plc.
+//! - The write path is `records::commit_writes` (per-DID lock, commit built on a reader
+//!   thread, ONE store write job via `records::persist_commit`).
 //!
 //! Architecture invariants: handlers never talk SQL, they call `aerie_store`'s typed table
 //! functions inside `Store::read` / `Store::write` jobs; everything a request changes goes
@@ -18,6 +23,7 @@ pub mod config;
 mod error;
 mod password;
 pub mod plc;
+mod records;
 pub mod serve;
 mod session;
 pub mod state;

@@ -1,105 +1,13 @@
 //! The real server on 127.0.0.1 with a temporary data directory, driven over HTTP.
 
+mod server;
+
 use std::path::Path;
 
-use aerie_pds::{ConfigArgs, serve};
+use aerie_pds::ConfigArgs;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-
-struct Server {
-    url: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-    http: reqwest::Client,
-}
-
-impl Server {
-    async fn start(dir: &Path, args: ConfigArgs) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let config = ConfigArgs {
-            data_directory: Some(dir.to_path_buf()),
-            port: Some(port),
-            ..args
-        }
-        .resolve()
-        .unwrap();
-        let state = serve::open(config).unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            serve::serve(listener, state, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-        Server {
-            url: format!("http://127.0.0.1:{port}"),
-            stop: Some(stop),
-            task: Some(task),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            t.await.unwrap();
-        }
-    }
-
-    async fn get(&self, path: &str, bearer: Option<&str>) -> (StatusCode, Value) {
-        let mut req = self.http.get(format!("{}{path}", self.url));
-        if let Some(t) = bearer {
-            req = req.bearer_auth(t);
-        }
-        answer(req.send().await.unwrap()).await
-    }
-
-    async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> (StatusCode, Value) {
-        let mut req = self.http.post(format!("{}{path}", self.url)).json(&body);
-        if let Some(t) = bearer {
-            req = req.bearer_auth(t);
-        }
-        answer(req.send().await.unwrap()).await
-    }
-
-    async fn admin_post(&self, path: &str, password: &str, body: Value) -> (StatusCode, Value) {
-        let req = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .basic_auth("admin", Some(password))
-            .json(&body);
-        answer(req.send().await.unwrap()).await
-    }
-
-    async fn create_account(&self, handle: &str, email: &str) -> (StatusCode, Value) {
-        self.post(
-            "/xrpc/com.atproto.server.createAccount",
-            None,
-            json!({"handle": handle, "email": email, "password": "hunter2hunter2"}),
-        )
-        .await
-    }
-}
-
-async fn answer(resp: reqwest::Response) -> (StatusCode, Value) {
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-fn check_error(got: &(StatusCode, Value), status: u16, error: &str) {
-    assert_eq!(got.0.as_u16(), status, "{}", got.1);
-    assert_eq!(got.1["error"], error, "{}", got.1);
-}
+use server::{Server, answer, check_error};
 
 fn dev_secret(dir: &Path, key: &str) -> String {
     let json: Value =

@@ -254,3 +254,63 @@ pub fn collections(conn: &Connection, did: &str) -> Result<Vec<String>, StoreErr
         })
         .map_err(StoreError::sqlite("listing collections"))
 }
+
+/// Whether any record of `did` still points at `cid` (a record block may back two paths).
+pub fn record_cid_in_use(conn: &Connection, did: &str, cid: &Cid) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM record WHERE did = ?1 AND cid = ?2)")
+        .and_then(|mut st| st.query_row(params![did, &cid.as_bytes()[..]], |r| r.get(0)))
+        .map_err(StoreError::sqlite("checking record cid"))
+}
+
+/// One page of repositories in DID order, after `cursor` (exclusive).
+pub fn list_roots(
+    conn: &Connection,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<Vec<(String, StoredRoot)>, StoreError> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT did, cid, rev, data_cid FROM repo_root WHERE did > ?1 ORDER BY did LIMIT ?2",
+        )
+        .and_then(|mut st| {
+            st.query_map(params![cursor.unwrap_or(""), limit], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(StoreError::sqlite("listing repos"))?;
+    rows.into_iter()
+        .map(|(did, c, rev, d)| {
+            Ok((
+                did,
+                StoredRoot {
+                    commit: cid_column(&c, "repo_root")?,
+                    rev,
+                    data: cid_column(&d, "repo_root")?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// A [`Connection`] seen as the block store of one repository, for the MST code
+/// (`aerie_repo`'s `BlockSource` is implemented over this in the PDS).
+#[derive(Clone, Copy)]
+pub struct RepoBlocks<'c> {
+    /// The connection to read through.
+    pub conn: &'c Connection,
+    /// The repository.
+    pub did: &'c str,
+}
+
+impl RepoBlocks<'_> {
+    /// One block's bytes.
+    pub fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
+        block(self.conn, self.did, cid)
+    }
+}

@@ -1,7 +1,9 @@
 //! XRPC routes.
 
 mod identity;
+mod repo;
 mod server;
+mod sync;
 
 use aerie_xrpc::{fallback, procedure, query};
 use axum::Router;
@@ -59,5 +61,61 @@ pub fn routes() -> Router<AppState> {
             query(identity::resolve_handle),
         )
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .merge(repo_routes())
+        .merge(sync_routes())
         .fallback(fallback)
+}
+
+/// Record writes carry records of up to 1 MB CBOR (about 2 MiB of JSON), applyWrites many.
+const REPO_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+fn repo_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/xrpc/com.atproto.repo.createRecord",
+            procedure(repo::create_record),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.putRecord",
+            procedure(repo::put_record),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.deleteRecord",
+            procedure(repo::delete_record),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.applyWrites",
+            procedure(repo::apply_writes),
+        )
+        .route("/xrpc/com.atproto.repo.getRecord", query(repo::get_record))
+        .route(
+            "/xrpc/com.atproto.repo.listRecords",
+            query(repo::list_records),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.describeRepo",
+            query(repo::describe_repo),
+        )
+        .layer(DefaultBodyLimit::max(REPO_BODY_LIMIT))
+}
+
+fn sync_routes() -> Router<AppState> {
+    Router::new()
+        .route("/xrpc/com.atproto.sync.getRepo", query(sync::get_repo))
+        .route(
+            "/xrpc/com.atproto.sync.getCheckout",
+            query(sync::get_checkout),
+        )
+        .route("/xrpc/com.atproto.sync.getHead", query(sync::get_head))
+        .route(
+            "/xrpc/com.atproto.sync.getLatestCommit",
+            query(sync::get_latest_commit),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.getRepoStatus",
+            query(sync::get_repo_status),
+        )
+        .route("/xrpc/com.atproto.sync.getRecord", query(sync::get_record))
+        .route("/xrpc/com.atproto.sync.getBlocks", query(sync::get_blocks))
+        .route("/xrpc/com.atproto.sync.listRepos", query(sync::list_repos))
 }

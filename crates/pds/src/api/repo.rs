@@ -1,0 +1,461 @@
+//! com.atproto.repo.*: record writes and reads.
+
+use aerie_data::{Cid, Value};
+use aerie_repo::mst::{Action, Key};
+use aerie_store::{account, repo as repo_table};
+use aerie_syntax::{Did, Tid};
+use aerie_xrpc::{AccessAuth, Json, Params, XrpcError};
+use axum::extract::State;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Value as JsonValue, json};
+
+use crate::AppState;
+use crate::error::{JobError, store_error};
+use crate::records::{
+    self, Committed, MAX_WRITES, PreparedWrite, StoreSource, load_repo, parse_collection,
+    parse_rkey, prepare_record,
+};
+
+type JsonResult = Result<axum::Json<JsonValue>, XrpcError>;
+
+/// Present-but-null stays `Some(Null)`; absent is `None` (serde's `Option` would merge them).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<JsonValue>, D::Error> {
+    JsonValue::deserialize(d).map(Some)
+}
+
+fn parse_cid(s: &str, what: &str) -> Result<Cid, XrpcError> {
+    s.parse::<Cid>()
+        .map_err(|_| XrpcError::invalid_request(format!("Invalid {what}: {s}")))
+}
+
+fn parse_swap_record(v: Option<JsonValue>) -> Result<Option<Option<Cid>>, XrpcError> {
+    match v {
+        None => Ok(None),
+        Some(JsonValue::Null) => Ok(Some(None)),
+        Some(JsonValue::String(s)) => Ok(Some(Some(parse_cid(&s, "swapRecord")?))),
+        Some(_) => Err(XrpcError::invalid_request("Invalid swapRecord")),
+    }
+}
+
+fn parse_swap_commit(v: Option<String>) -> Result<Option<Cid>, XrpcError> {
+    v.map(|s| parse_cid(&s, "swapCommit")).transpose()
+}
+
+/// The local account an at-identifier (DID or handle) names.
+pub(crate) async fn local_account(
+    st: &AppState,
+    ident: &str,
+) -> Result<Option<account::Account>, XrpcError> {
+    let ident = ident.trim().to_owned();
+    st.store()
+        .read(move |c| {
+            if ident.starts_with("did:") {
+                account::by_did(c, &ident)
+            } else {
+                account::by_handle(c, &ident.to_ascii_lowercase())
+            }
+        })
+        .await
+        .map_err(store_error)
+}
+
+/// The authenticated account's DID, if `repo` names it; writes to other repos are refused.
+async fn own_repo(st: &AppState, auth: &AccessAuth, repo: &str) -> Result<Did, XrpcError> {
+    let acct = local_account(st, repo)
+        .await?
+        .ok_or_else(|| XrpcError::invalid_request(format!("Could not find repo: {repo}")))?;
+    if acct.did != auth.did {
+        return Err(XrpcError::auth_required(
+            "Not authorized to write to this repo",
+        ));
+    }
+    if acct.takedown_ref.is_some() || acct.deactivated_at.is_some() {
+        return Err(XrpcError::invalid_request(format!(
+            "Account is not active: {repo}"
+        )));
+    }
+    Did::parse(&acct.did).map_err(XrpcError::internal)
+}
+
+fn commit_json(c: &Committed) -> Option<JsonValue> {
+    c.commit
+        .as_ref()
+        .map(|(cid, rev)| json!({ "cid": cid.to_string(), "rev": rev }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRecordInput {
+    repo: String,
+    collection: String,
+    rkey: Option<String>,
+    #[allow(dead_code)] // lexicon validation is a separate step; status is "unknown"
+    validate: Option<bool>,
+    record: JsonValue,
+    swap_commit: Option<String>,
+}
+
+/// com.atproto.repo.createRecord (rkey defaults to a fresh TID).
+pub async fn create_record(
+    State(st): State<AppState>,
+    auth: AccessAuth,
+    Json(input): Json<CreateRecordInput>,
+) -> JsonResult {
+    let did = own_repo(&st, &auth, &input.repo).await?;
+    let collection = parse_collection(&input.collection)?;
+    let rkey = match &input.rkey {
+        Some(k) => parse_rkey(k)?,
+        None => parse_rkey(Tid::now().as_str())?,
+    };
+    let record = prepare_record(&collection, &input.record)?;
+    let swap_commit = parse_swap_commit(input.swap_commit)?;
+    let write = PreparedWrite {
+        action: Some(Action::Create),
+        collection,
+        rkey,
+        record: Some(record),
+        swap_record: None,
+    };
+    let done = records::commit_writes(&st, &did, vec![write], swap_commit).await?;
+    let r = done
+        .results
+        .first()
+        .ok_or_else(|| XrpcError::internal("create produced no result"))?;
+    Ok(axum::Json(json!({
+        "uri": r.uri,
+        "cid": r.cid.map(|c| c.to_string()),
+        "commit": commit_json(&done),
+        "validationStatus": "unknown",
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutRecordInput {
+    repo: String,
+    collection: String,
+    rkey: String,
+    #[allow(dead_code)]
+    validate: Option<bool>,
+    record: JsonValue,
+    #[serde(default, deserialize_with = "present")]
+    swap_record: Option<JsonValue>,
+    swap_commit: Option<String>,
+}
+
+/// com.atproto.repo.putRecord (create or replace; `swapRecord: null` = must not exist).
+pub async fn put_record(
+    State(st): State<AppState>,
+    auth: AccessAuth,
+    Json(input): Json<PutRecordInput>,
+) -> JsonResult {
+    let did = own_repo(&st, &auth, &input.repo).await?;
+    let collection = parse_collection(&input.collection)?;
+    let rkey = parse_rkey(&input.rkey)?;
+    let record = prepare_record(&collection, &input.record)?;
+    let write = PreparedWrite {
+        action: None,
+        collection,
+        rkey,
+        record: Some(record),
+        swap_record: parse_swap_record(input.swap_record)?,
+    };
+    let swap_commit = parse_swap_commit(input.swap_commit)?;
+    let done = records::commit_writes(&st, &did, vec![write], swap_commit).await?;
+    let r = done
+        .results
+        .first()
+        .ok_or_else(|| XrpcError::internal("put produced no result"))?;
+    Ok(axum::Json(json!({
+        "uri": r.uri,
+        "cid": r.cid.map(|c| c.to_string()),
+        "commit": commit_json(&done),
+        "validationStatus": "unknown",
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteRecordInput {
+    repo: String,
+    collection: String,
+    rkey: String,
+    swap_record: Option<String>,
+    swap_commit: Option<String>,
+}
+
+/// com.atproto.repo.deleteRecord (deleting an absent record is a no-op).
+pub async fn delete_record(
+    State(st): State<AppState>,
+    auth: AccessAuth,
+    Json(input): Json<DeleteRecordInput>,
+) -> JsonResult {
+    let did = own_repo(&st, &auth, &input.repo).await?;
+    let write = PreparedWrite {
+        action: Some(Action::Delete),
+        collection: parse_collection(&input.collection)?,
+        rkey: parse_rkey(&input.rkey)?,
+        record: None,
+        swap_record: input
+            .swap_record
+            .map(|s| parse_cid(&s, "swapRecord").map(Some))
+            .transpose()?,
+    };
+    let swap_commit = parse_swap_commit(input.swap_commit)?;
+    let done = records::commit_writes(&st, &did, vec![write], swap_commit).await?;
+    Ok(axum::Json(match commit_json(&done) {
+        Some(c) => json!({ "commit": c }),
+        None => json!({}),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyWritesInput {
+    repo: String,
+    #[allow(dead_code)]
+    validate: Option<bool>,
+    writes: Vec<JsonValue>,
+    swap_commit: Option<String>,
+}
+
+/// com.atproto.repo.applyWrites: up to 200 creates/updates/deletes, all or nothing.
+pub async fn apply_writes(
+    State(st): State<AppState>,
+    auth: AccessAuth,
+    Json(input): Json<ApplyWritesInput>,
+) -> JsonResult {
+    let did = own_repo(&st, &auth, &input.repo).await?;
+    if input.writes.len() > MAX_WRITES {
+        return Err(XrpcError::invalid_request(format!(
+            "Too many writes. Max: {MAX_WRITES}"
+        )));
+    }
+    let mut writes = Vec::with_capacity(input.writes.len());
+    for w in &input.writes {
+        let ty = w["$type"].as_str().unwrap_or("");
+        let action = match ty.strip_prefix("com.atproto.repo.applyWrites") {
+            Some("#create") => Action::Create,
+            Some("#update") => Action::Update,
+            Some("#delete") => Action::Delete,
+            _ => {
+                return Err(XrpcError::invalid_request(format!(
+                    "Invalid write $type: {ty:?}"
+                )));
+            }
+        };
+        let collection = parse_collection(w["collection"].as_str().unwrap_or(""))?;
+        let rkey = match (w["rkey"].as_str(), action) {
+            (Some(k), _) => parse_rkey(k)?,
+            (None, Action::Create) => parse_rkey(Tid::now().as_str())?,
+            (None, _) => return Err(XrpcError::invalid_request("rkey is required")),
+        };
+        let record = match action {
+            Action::Delete => None,
+            _ => Some(prepare_record(&collection, &w["value"])?),
+        };
+        writes.push(PreparedWrite {
+            action: Some(action),
+            collection,
+            rkey,
+            record,
+            swap_record: None,
+        });
+    }
+    let swap_commit = parse_swap_commit(input.swap_commit)?;
+    let done = records::commit_writes(&st, &did, writes, swap_commit).await?;
+    let results: Vec<JsonValue> = done
+        .results
+        .iter()
+        .map(|r| match r.action {
+            Action::Create => json!({
+                "$type": "com.atproto.repo.applyWrites#createResult",
+                "uri": r.uri, "cid": r.cid.map(|c| c.to_string()), "validationStatus": "unknown",
+            }),
+            Action::Update => json!({
+                "$type": "com.atproto.repo.applyWrites#updateResult",
+                "uri": r.uri, "cid": r.cid.map(|c| c.to_string()), "validationStatus": "unknown",
+            }),
+            Action::Delete => json!({ "$type": "com.atproto.repo.applyWrites#deleteResult" }),
+        })
+        .collect();
+    let mut out = json!({ "results": results });
+    if let Some(c) = commit_json(&done) {
+        out["commit"] = c;
+    }
+    Ok(axum::Json(out))
+}
+
+#[derive(Deserialize)]
+pub struct GetRecordParams {
+    repo: String,
+    collection: String,
+    rkey: String,
+    cid: Option<String>,
+}
+
+/// com.atproto.repo.getRecord (optionally pinned to a CID).
+pub async fn get_record(
+    State(st): State<AppState>,
+    Params(p): Params<GetRecordParams>,
+) -> JsonResult {
+    let collection = parse_collection(&p.collection)?;
+    let rkey = parse_rkey(&p.rkey)?;
+    let want = p.cid.as_deref().map(|c| parse_cid(c, "cid")).transpose()?;
+    let acct = local_account(&st, &p.repo)
+        .await?
+        .ok_or_else(|| XrpcError::invalid_request(format!("Could not find repo: {}", p.repo)))?;
+    let uri = format!(
+        "at://{}/{}/{}",
+        acct.did,
+        collection.as_str(),
+        rkey.as_str()
+    );
+    let not_found =
+        || XrpcError::named("RecordNotFound", format!("Could not locate record: {uri}"));
+    let did = acct.did.clone();
+    let found = st
+        .store()
+        .read(move |c| -> Result<Option<(Cid, Vec<u8>)>, JobError> {
+            let Some(cid) = repo_table::record_cid(c, &did, collection.as_str(), rkey.as_str())?
+            else {
+                return Ok(None);
+            };
+            if want.is_some_and(|w| w != cid) {
+                return Ok(None);
+            }
+            Ok(repo_table::block(c, &did, &cid)?.map(|b| (cid, b)))
+        })
+        .await?;
+    let (cid, bytes) = found.ok_or_else(not_found)?;
+    Ok(axum::Json(json!({
+        "uri": uri,
+        "cid": cid.to_string(),
+        "value": record_json(&bytes)?,
+    })))
+}
+
+fn record_json(bytes: &[u8]) -> Result<JsonValue, XrpcError> {
+    let value: Value = aerie_data::drisl::decode(bytes).map_err(XrpcError::internal)?;
+    Ok(aerie_data::json::to_json(&value))
+}
+
+#[derive(Deserialize)]
+pub struct ListRecordsParams {
+    repo: String,
+    collection: String,
+    limit: Option<u32>,
+    cursor: Option<String>,
+    reverse: Option<bool>,
+}
+
+/// com.atproto.repo.listRecords (newest rkey first; `reverse` for oldest first).
+pub async fn list_records(
+    State(st): State<AppState>,
+    Params(p): Params<ListRecordsParams>,
+) -> JsonResult {
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(XrpcError::invalid_request(
+            "limit must be between 1 and 100",
+        ));
+    }
+    let collection = parse_collection(&p.collection)?;
+    let acct = local_account(&st, &p.repo)
+        .await?
+        .ok_or_else(|| XrpcError::invalid_request(format!("Could not find repo: {}", p.repo)))?;
+    let did = acct.did.clone();
+    let (cursor, reverse) = (p.cursor, p.reverse.unwrap_or(false));
+    let coll = collection.as_str().to_owned();
+    let rows = st
+        .store()
+        .read(move |c| -> Result<Vec<(String, Cid, Vec<u8>)>, JobError> {
+            let page = repo_table::list_records(c, &did, &coll, limit, cursor.as_deref(), reverse)?;
+            let mut out = Vec::with_capacity(page.len());
+            for (rkey, cid) in page {
+                if let Some(bytes) = repo_table::block(c, &did, &cid)? {
+                    out.push((rkey, cid, bytes));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    let mut records = Vec::with_capacity(rows.len());
+    for (rkey, cid, bytes) in &rows {
+        records.push(json!({
+            "uri": format!("at://{}/{}/{rkey}", acct.did, collection.as_str()),
+            "cid": cid.to_string(),
+            "value": record_json(bytes)?,
+        }));
+    }
+    let mut out = json!({ "records": records });
+    if let Some((rkey, _, _)) = rows.last() {
+        out["cursor"] = json!(rkey);
+    }
+    Ok(axum::Json(out))
+}
+
+#[derive(Deserialize)]
+pub struct DescribeRepoParams {
+    repo: String,
+}
+
+/// com.atproto.repo.describeRepo
+pub async fn describe_repo(
+    State(st): State<AppState>,
+    Params(p): Params<DescribeRepoParams>,
+) -> JsonResult {
+    let acct = local_account(&st, &p.repo)
+        .await?
+        .ok_or_else(|| XrpcError::invalid_request(format!("Could not find user: {}", p.repo)))?;
+    let did = acct.did.clone();
+    let collections = st
+        .store()
+        .read(move |c| repo_table::collections(c, &did))
+        .await
+        .map_err(store_error)?;
+    let did_doc = match Did::parse(&acct.did) {
+        Ok(d) => st.plc().document(&d).await,
+        Err(_) => None,
+    };
+    let handle = acct
+        .handle
+        .clone()
+        .unwrap_or_else(|| "handle.invalid".into());
+    let handle_is_correct = did_doc
+        .as_ref()
+        .and_then(|d| d["alsoKnownAs"].as_array())
+        .is_some_and(|aka| {
+            aka.iter()
+                .any(|a| a.as_str() == Some(&format!("at://{handle}")))
+        });
+    Ok(axum::Json(json!({
+        "handle": handle,
+        "did": acct.did,
+        "didDoc": did_doc.unwrap_or(JsonValue::Null),
+        "collections": collections,
+        "handleIsCorrect": handle_is_correct,
+    })))
+}
+
+/// Reads a record through the MST rather than the index (used by sync.getRecord proofs).
+pub(crate) fn record_key(collection: &str, rkey: &str) -> Result<Key, XrpcError> {
+    Key::from_parts(collection, rkey)
+        .map_err(|e| XrpcError::invalid_request(format!("Invalid record path: {e}")))
+}
+
+/// Loads a repo for reads, `RepoNotFound` if absent.
+pub(crate) fn repo_or_not_found(
+    conn: &aerie_store::Connection,
+    did: &str,
+) -> Result<aerie_repo::repo::Repo, JobError> {
+    load_repo(conn, did)?.ok_or_else(|| {
+        JobError::Xrpc(XrpcError::named(
+            "RepoNotFound",
+            format!("Could not find repo for DID: {did}"),
+        ))
+    })
+}
+
+/// Source type re-exported for sync handlers.
+pub(crate) type Source<'c> = StoreSource<'c>;

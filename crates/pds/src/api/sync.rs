@@ -1,0 +1,358 @@
+//! com.atproto.sync.*: repository exports, proofs and status.
+
+use aerie_data::Cid;
+use aerie_repo::car;
+use aerie_store::{account, repo as repo_table};
+use aerie_xrpc::{Params, XrpcError};
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value as JsonValue, json};
+
+use super::repo::{Source, record_key, repo_or_not_found};
+use crate::AppState;
+use crate::error::{JobError, store_error};
+
+const CAR_TYPE: &str = "application/vnd.ipld.car";
+
+fn car_response(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, CAR_TYPE)], bytes).into_response()
+}
+
+fn repo_not_found(did: &str) -> XrpcError {
+    XrpcError::named(
+        "RepoNotFound",
+        format!("Could not find repo for DID: {did}"),
+    )
+}
+
+/// The account behind `did`, refusing inactive ones as the sync endpoints must.
+async fn active_account(st: &AppState, did: &str) -> Result<account::Account, XrpcError> {
+    let d = did.to_owned();
+    let acct = st
+        .store()
+        .read(move |c| account::by_did(c, &d))
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| repo_not_found(did))?;
+    if acct.takedown_ref.is_some() {
+        return Err(XrpcError::named(
+            "RepoTakendown",
+            format!("Repo has been takendown: {did}"),
+        ));
+    }
+    if acct.deactivated_at.is_some() {
+        return Err(XrpcError::named(
+            "RepoDeactivated",
+            format!("Repo has been deactivated: {did}"),
+        ));
+    }
+    Ok(acct)
+}
+
+#[derive(Deserialize)]
+pub struct DidParams {
+    did: String,
+}
+
+#[derive(Deserialize)]
+pub struct GetRepoParams {
+    did: String,
+    since: Option<String>,
+}
+
+/// com.atproto.sync.getRepo: the whole repo as a CAR, or with `since` the blocks written
+/// by later revisions. (Built in memory; streaming is future work.)
+pub async fn get_repo(
+    State(st): State<AppState>,
+    Params(p): Params<GetRepoParams>,
+) -> Result<Response, XrpcError> {
+    active_account(&st, &p.did).await?;
+    let did = p.did.clone();
+    let bytes = st
+        .store()
+        .read(move |c| -> Result<Vec<u8>, JobError> {
+            let repo = repo_or_not_found(c, &did)?;
+            match p.since {
+                None => repo
+                    .write_car(&Source::new(c, &did), Vec::new())
+                    .map_err(|e| XrpcError::internal(e).into()),
+                Some(since) => {
+                    let mut out = car::write_car(&[repo.commit_cid()], []);
+                    repo_table::for_each_block(c, &did, Some(&since), |cid, bytes| {
+                        car::push_section(&mut out, &cid, bytes);
+                        Ok(())
+                    })?;
+                    Ok(out)
+                }
+            }
+        })
+        .await?;
+    Ok(car_response(bytes))
+}
+
+/// com.atproto.sync.getCheckout (deprecated): the whole repo, as getRepo.
+pub async fn get_checkout(
+    st: State<AppState>,
+    Params(p): Params<DidParams>,
+) -> Result<Response, XrpcError> {
+    get_repo(
+        st,
+        Params(GetRepoParams {
+            did: p.did,
+            since: None,
+        }),
+    )
+    .await
+}
+
+/// com.atproto.sync.getLatestCommit
+pub async fn get_latest_commit(
+    State(st): State<AppState>,
+    Params(p): Params<DidParams>,
+) -> Result<axum::Json<JsonValue>, XrpcError> {
+    active_account(&st, &p.did).await?;
+    let did = p.did.clone();
+    let root = st
+        .store()
+        .read(move |c| repo_table::root(c, &did))
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| repo_not_found(&p.did))?;
+    Ok(axum::Json(
+        json!({ "cid": root.commit.to_string(), "rev": root.rev }),
+    ))
+}
+
+/// com.atproto.sync.getHead (deprecated): `{root}`.
+pub async fn get_head(
+    State(st): State<AppState>,
+    Params(p): Params<DidParams>,
+) -> Result<axum::Json<JsonValue>, XrpcError> {
+    active_account(&st, &p.did).await?;
+    let did = p.did.clone();
+    let root = st
+        .store()
+        .read(move |c| repo_table::root(c, &did))
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            XrpcError::named(
+                "HeadNotFound",
+                format!("Could not find root for DID: {}", p.did),
+            )
+        })?;
+    Ok(axum::Json(json!({ "root": root.commit.to_string() })))
+}
+
+/// com.atproto.sync.getRepoStatus
+pub async fn get_repo_status(
+    State(st): State<AppState>,
+    Params(p): Params<DidParams>,
+) -> Result<axum::Json<JsonValue>, XrpcError> {
+    let did = p.did.clone();
+    let (acct, root) = st
+        .store()
+        .read(move |c| -> Result<_, aerie_store::StoreError> {
+            Ok((account::by_did(c, &did)?, repo_table::root(c, &did)?))
+        })
+        .await
+        .map_err(store_error)?;
+    let acct = acct.ok_or_else(|| repo_not_found(&p.did))?;
+    let status = if acct.takedown_ref.is_some() {
+        Some("takendown")
+    } else if acct.deactivated_at.is_some() {
+        Some("deactivated")
+    } else {
+        None
+    };
+    let mut out = json!({ "did": acct.did, "active": status.is_none() });
+    if let Some(s) = status {
+        out["status"] = json!(s);
+    } else if let Some(r) = root {
+        out["rev"] = json!(r.rev);
+    }
+    Ok(axum::Json(out))
+}
+
+#[derive(Deserialize)]
+pub struct SyncGetRecordParams {
+    did: String,
+    collection: String,
+    rkey: String,
+}
+
+/// com.atproto.sync.getRecord: the proof CAR (commit, MST path, record if present); an
+/// absent record gets its proof of absence.
+pub async fn get_record(
+    State(st): State<AppState>,
+    Params(p): Params<SyncGetRecordParams>,
+) -> Result<Response, XrpcError> {
+    active_account(&st, &p.did).await?;
+    let key = record_key(&p.collection, &p.rkey)?;
+    let did = p.did.clone();
+    let bytes = st
+        .store()
+        .read(move |c| -> Result<Vec<u8>, JobError> {
+            let repo = repo_or_not_found(c, &did)?;
+            repo.record_proof(&Source::new(c, &did), &key)
+                .map_err(|e| XrpcError::internal(e).into())
+        })
+        .await?;
+    Ok(car_response(bytes))
+}
+
+/// com.atproto.sync.getBlocks?did&cids=..&cids=..: the named blocks as a root-less CAR;
+/// any missing block is an error naming it.
+pub async fn get_blocks(
+    State(st): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, XrpcError> {
+    let mut did = None;
+    let mut cids = Vec::new();
+    for pair in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "did" => did = Some(v),
+            "cids" => cids.push(
+                v.parse::<Cid>()
+                    .map_err(|_| XrpcError::invalid_request(format!("Invalid cid: {v}")))?,
+            ),
+            _ => {}
+        }
+    }
+    let did = did.ok_or_else(|| XrpcError::invalid_request("did is required"))?;
+    active_account(&st, &did).await?;
+    let bytes = st
+        .store()
+        .read(move |c| -> Result<Vec<u8>, JobError> {
+            let mut out = car::write_car(&[], []);
+            let mut missing = Vec::new();
+            for cid in &cids {
+                match repo_table::block(c, &did, cid)? {
+                    Some(b) => car::push_section(&mut out, cid, &b),
+                    None => missing.push(cid.to_string()),
+                }
+            }
+            if !missing.is_empty() {
+                return Err(XrpcError::named(
+                    "BlockNotFound",
+                    format!("Could not find cids: {}", missing.join(", ")),
+                )
+                .into());
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(car_response(bytes))
+}
+
+/// Decodes `%XX` escapes and `+` (query strings); invalid escapes are kept literally.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[derive(Deserialize)]
+pub struct ListReposParams {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// com.atproto.sync.listRepos (DID order; cursor = last DID).
+pub async fn list_repos(
+    State(st): State<AppState>,
+    Params(p): Params<ListReposParams>,
+) -> Result<axum::Json<JsonValue>, XrpcError> {
+    let limit = p.limit.unwrap_or(500);
+    if !(1..=1000).contains(&limit) {
+        return Err(XrpcError::invalid_request(
+            "limit must be between 1 and 1000",
+        ));
+    }
+    let rows = st
+        .store()
+        .read(move |c| -> Result<_, aerie_store::StoreError> {
+            let roots = repo_table::list_roots(c, p.cursor.as_deref(), limit)?;
+            let mut out = Vec::with_capacity(roots.len());
+            for (did, root) in roots {
+                let acct = account::by_did(c, &did)?;
+                out.push((did, root, acct));
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(store_error)?;
+    let cursor = if rows.len() as u32 == limit {
+        rows.last().map(|(d, _, _)| d.clone())
+    } else {
+        None
+    };
+    let repos: Vec<JsonValue> = rows
+        .into_iter()
+        .map(|(did, root, acct)| {
+            let status = acct.as_ref().and_then(|a| {
+                if a.takedown_ref.is_some() {
+                    Some("takendown")
+                } else if a.deactivated_at.is_some() {
+                    Some("deactivated")
+                } else {
+                    None
+                }
+            });
+            let mut r = json!({
+                "did": did, "head": root.commit.to_string(), "rev": root.rev,
+                "active": status.is_none(),
+            });
+            if let Some(s) = status {
+                r["status"] = json!(s);
+            }
+            r
+        })
+        .collect();
+    let mut out = json!({ "repos": repos });
+    if let Some(c) = cursor {
+        out["cursor"] = json!(c);
+    }
+    Ok(axum::Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn percent_decoding_handles_escapes_and_junk() {
+        assert_eq!(percent_decode("did%3Aplc%3Aabc"), "did:plc:abc");
+        assert_eq!(percent_decode("a+b"), "a b");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}
