@@ -517,3 +517,51 @@ fn verify_accepts_built_trees_and_reports_every_entry() {
     assert_eq!(stats.entries, 2000);
     assert_eq!(stats.nodes, nblocks);
 }
+
+/// Keys of layer 0, ascending: any number of them fit in one node, which is how an adversary
+/// would bloat a node.
+fn layer0_keys(n: usize) -> Vec<Key> {
+    let mut keys: Vec<Key> = (0..)
+        .map(|i| key(&format!("coll/m{i:06}")))
+        .filter(|k| k.layer() == 0)
+        .take(n)
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn node_entry_limit_applies_to_build_put_and_decode() {
+    let limit = aerie_repo::mst::MAX_NODE_ENTRIES;
+    let keys = layer0_keys(limit + 1);
+    let err = Mst::build(keys.iter().map(|k| (k.clone(), v(1)))).unwrap_err();
+    assert!(matches!(err, MstError::TooManyEntries { .. }), "{err}");
+
+    let mut full = Mst::build(keys[..limit].iter().map(|k| (k.clone(), v(1)))).unwrap();
+    let (root, blocks) = full.commit();
+    assert_eq!(blocks.len(), 1, "all layer-0 keys share one node");
+    let err = full
+        .put(&aerie_repo::mst::NoBlocks, keys[limit].clone(), v(1))
+        .unwrap_err();
+    assert!(matches!(err, MstError::TooManyEntries { .. }), "{err}");
+
+    // The same node with one entry more is refused on decode.
+    let mut entries: Vec<EntryData> = keys
+        .iter()
+        .map(|k| EntryData {
+            key: k.clone(),
+            value: v(1),
+            right: None,
+        })
+        .collect();
+    let big = NodeData {
+        left: None,
+        entries: std::mem::take(&mut entries),
+    }
+    .encode();
+    assert!(matches!(
+        NodeData::decode(&big),
+        Err(MstError::TooManyEntries { .. })
+    ));
+    let _ = root;
+}

@@ -305,3 +305,158 @@ fn missing_node_is_reported_not_panicked() {
     }
     assert!(saw_missing);
 }
+
+fn small_tree() -> (MemoryBlocks, Cid, BTreeMap<Key, Cid>) {
+    let map: BTreeMap<Key, Cid> = (0..200u16)
+        .map(|n| (key_of(1, n), val(u32::from(n))))
+        .collect();
+    let mut store = MemoryBlocks::new();
+    let root = commit_into(&mut build(&map), &mut store);
+    (store, root, map)
+}
+
+fn create(k: Key, c: Cid) -> RecordOp {
+    RecordOp {
+        action: Action::Create,
+        path: k,
+        cid: Some(c),
+        prev: None,
+    }
+}
+
+#[test]
+fn invert_rejects_malformed_and_duplicate_ops() {
+    let (store, root, _) = small_tree();
+    let k = key_of(1, 5);
+    let bad = [
+        RecordOp {
+            action: Action::Create,
+            path: k.clone(),
+            cid: None,
+            prev: None,
+        },
+        RecordOp {
+            action: Action::Create,
+            path: k.clone(),
+            cid: Some(val(1)),
+            prev: Some(val(2)),
+        },
+        RecordOp {
+            action: Action::Update,
+            path: k.clone(),
+            cid: Some(val(1)),
+            prev: None,
+        },
+        RecordOp {
+            action: Action::Delete,
+            path: k.clone(),
+            cid: Some(val(1)),
+            prev: Some(val(2)),
+        },
+        RecordOp {
+            action: Action::Delete,
+            path: k.clone(),
+            cid: None,
+            prev: None,
+        },
+    ];
+    for op in bad {
+        let err = Mst::load(root)
+            .invert(&store, std::slice::from_ref(&op))
+            .unwrap_err();
+        assert!(matches!(err, MstError::InvalidOp { .. }), "{op:?}: {err}");
+    }
+    let dup = [create(k.clone(), val(5)), create(k.clone(), val(5))];
+    assert!(matches!(
+        Mst::load(root).invert(&store, &dup),
+        Err(MstError::DuplicatePath(_))
+    ));
+}
+
+#[test]
+fn invert_rejects_ops_that_do_not_match_the_tree() {
+    let (store, root, map) = small_tree();
+    let present = key_of(1, 5);
+    let absent = key_of(0, 5);
+    let cases = [
+        // A create whose key is not in the tree after the commit.
+        create(absent.clone(), val(1)),
+        // A create whose value differs from the tree's.
+        create(present.clone(), val(424242)),
+        // An update whose new value differs from the tree's.
+        RecordOp {
+            action: Action::Update,
+            path: present.clone(),
+            cid: Some(val(424242)),
+            prev: Some(val(1)),
+        },
+        // A delete of a key still present after the commit.
+        RecordOp {
+            action: Action::Delete,
+            path: present.clone(),
+            cid: None,
+            prev: Some(val(1)),
+        },
+    ];
+    for op in cases {
+        let err = Mst::load(root)
+            .invert(&store, std::slice::from_ref(&op))
+            .unwrap_err();
+        assert!(matches!(err, MstError::OpMismatch { .. }), "{op:?}: {err}");
+    }
+    // And a matching create inverts cleanly.
+    let ok = create(present.clone(), map[&present]);
+    let mut expected = map.clone();
+    expected.remove(&present);
+    assert_eq!(
+        Mst::load(root).invert(&store, &[ok]).unwrap(),
+        build(&expected).commit().0
+    );
+}
+
+#[test]
+fn invert_without_covering_proofs_reports_missing_blocks() {
+    let (store, root, map) = small_tree();
+    // A slice with only the root: undoing a create deep in the tree needs more.
+    let slice: MemoryBlocks = [(root, store.get(&root).unwrap().to_vec())]
+        .into_iter()
+        .collect();
+    let deep = map.keys().find(|k| k.layer() == 0).unwrap().clone();
+    let err = Mst::load(root)
+        .invert(&slice, &[create(deep.clone(), map[&deep])])
+        .unwrap_err();
+    assert!(matches!(err, MstError::MissingBlock(_)), "{err}");
+}
+
+#[test]
+fn build_with_hashes_like_build_then_commit() {
+    let map: BTreeMap<Key, Cid> = (0..4000u16)
+        .map(|n| (key_of(n as usize, n), val(u32::from(n))))
+        .collect();
+    let (root_a, mut blocks_a) = build(&map).commit();
+    let mut blocks_b = Vec::new();
+    let (mut t, root_b) = Mst::build_with(map.iter().map(|(k, v)| (k.clone(), *v)), &mut |c, b| {
+        blocks_b.push((*c, b.to_vec()))
+    })
+    .unwrap();
+    assert_eq!(root_a, root_b);
+    blocks_a.sort();
+    blocks_b.sort();
+    assert_eq!(blocks_a, blocks_b);
+    assert_eq!(t.root_cid(), Some(root_b));
+    assert!(t.commit().1.is_empty());
+}
+
+#[test]
+fn empty_tree_proves_absence_with_its_single_node() {
+    let mut t = Mst::new();
+    let (root, blocks) = t.commit();
+    let store: MemoryBlocks = blocks.into_iter().collect();
+    let k = key_of(0, 1);
+    assert_eq!(t.search_path(&store, &k).unwrap(), vec![root]);
+    assert_eq!(verify_proof(&root, &k, &store).unwrap(), None);
+    assert_eq!(
+        Mst::load(root).covering_proof(&store, &k).unwrap(),
+        vec![root]
+    );
+}

@@ -12,10 +12,14 @@
 //!   `len`, `iter`, `Extend`/`FromIterator<(Cid, Vec<u8>)>`), [`NoBlocks`], and `&T`.
 //! - [`Mst`]: every method that may read nodes takes `src: &S` where `S: BlockSource + ?Sized`.
 //!   - `Mst::new()`, `Mst::load(root: Cid)` (lazy; reads nothing),
-//!     `Mst::build(iter of (Key, Cid)) -> Result<Mst>` (strictly ascending input, one pass).
-//!   - `get(&self, src, &Key) -> Result<Option<Cid>>`
+//!     `Mst::build(iter of (Key, Cid)) -> Result<Mst>` (strictly ascending input, one pass),
+//!     `Mst::build_with(iter, sink: &mut dyn FnMut(&Cid, &[u8])) -> Result<(Mst, Cid)>`
+//!     (same, hashing each node as it completes: the fast path for imports and benchmarks).
+//!   - `get(&self, src, &Key) -> Result<Option<Cid>>` (stubs on the path are decoded, not
+//!     cached: `&self`)
 //!   - `put(&mut self, src, Key, Cid) -> Result<Option<Cid>>` (previous value),
-//!     `delete(&mut self, src, &Key) -> Result<Option<Cid>>`,
+//!     `delete(&mut self, src, &Key) -> Result<Option<Cid>>` (edits load the nodes they touch
+//!     into the tree; after an edit error, discard the tree and reload the last root),
 //!     `apply(&mut self, src, iter of (Key, Option<Cid>)) -> Result<Vec<Option<Cid>>>`
 //!     (`None` = delete).
 //!   - `commit(&mut self) -> (Cid, Vec<(Cid, Vec<u8>)>)`: root CID + node blocks created since

@@ -55,7 +55,12 @@ impl Mst {
         out: &mut Vec<Cid>,
     ) -> Result<(), MstError> {
         let cid = match &self.root {
-            Link::Empty => return Ok(()),
+            // The empty tree's only node proves every absence.
+            Link::Empty if self.is_dirty() => return Err(MstError::Uncommitted),
+            Link::Empty => {
+                out.push(super::empty_root_cid());
+                return Ok(());
+            }
             link => *link.cid().ok_or(MstError::Uncommitted)?,
         };
         let Some(mut node) = super::tree::open(&self.root, src, None)? else {

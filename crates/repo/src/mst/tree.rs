@@ -7,7 +7,7 @@ use aerie_data::drisl::Writer;
 
 use super::codec::{EMPTY_NODE, decode_node, encode_node};
 use super::key::Key;
-use super::{BlockSource, MAX_LAYER, MstError};
+use super::{BlockSource, MAX_LAYER, MAX_NODE_ENTRIES, MstError};
 
 /// A pointer to a subtree.
 #[derive(Debug, Clone, Default)]
@@ -297,6 +297,12 @@ fn merge<S: BlockSource + ?Sized>(a: Link, b: Link, layer: u8, src: &S) -> Resul
     let b_head = std::mem::take(&mut b.left);
     let mid = merge(a_tail, b_head, a.child_layer(), src)?;
     *a.link_at_mut(trailing) = mid;
+    if a.entries.len() + b.entries.len() > MAX_NODE_ENTRIES {
+        return Err(MstError::TooManyEntries {
+            cid: None,
+            count: a.entries.len() + b.entries.len(),
+        });
+    }
     a.entries.append(&mut b.entries);
     a.cid = None;
     Ok(Link::Loaded(a))
@@ -336,6 +342,12 @@ fn put_in<S: BlockSource + ?Sized>(
             Ok(Some(old))
         }
         Err(i) if klayer == node.layer => {
+            if node.entries.len() >= MAX_NODE_ENTRIES {
+                return Err(MstError::TooManyEntries {
+                    cid: node.cid,
+                    count: node.entries.len() + 1,
+                });
+            }
             let gap = std::mem::take(node.link_at_mut(i));
             let (below, above) = split(gap, node.child_layer(), key.as_bytes(), src)?;
             *node.link_at_mut(i) = below;
@@ -434,7 +446,9 @@ fn hash_node(node: &mut Node, w: &mut Writer, sink: &mut dyn FnMut(&Cid, &[u8]))
 /// A Merkle Search Tree over a (possibly partial) set of node blocks.
 ///
 /// Nodes are loaded lazily from the [`BlockSource`] passed to each operation; edits keep the
-/// touched nodes in memory until [`Mst::commit`] hashes them.
+/// touched nodes in memory until [`Mst::commit`] hashes them. If an editing method fails
+/// (a missing block, a node over the entry limit), the tree may be half-edited: discard it and
+/// [`Mst::load`] the last committed root again.
 #[derive(Debug, Clone, Default)]
 pub struct Mst {
     pub(crate) root: Link,
@@ -456,80 +470,23 @@ impl Mst {
         }
     }
 
-    /// Build the tree of a strictly ascending sequence of entries in one pass (imports,
-    /// benchmarks). Node CIDs are computed by the next [`Mst::commit`].
+    /// Build the tree of a strictly ascending sequence of entries in one pass. Node CIDs are
+    /// computed by the next [`Mst::commit`].
     pub fn build<I: IntoIterator<Item = (Key, Cid)>>(entries: I) -> Result<Mst, MstError> {
-        /// The still-open rightmost node of one layer.
-        #[derive(Default)]
-        struct Open {
-            left: Link,
-            entries: Vec<Entry>,
-        }
-        impl Open {
-            fn close(&mut self, layer: u8) -> Link {
-                let open = std::mem::take(self);
-                if open.entries.is_empty() && open.left.is_empty() {
-                    return Link::Empty;
-                }
-                Link::Loaded(Box::new(Node {
-                    layer,
-                    cid: None,
-                    left: open.left,
-                    entries: open.entries,
-                }))
-            }
-            fn trailing(&mut self) -> &mut Link {
-                match self.entries.last_mut() {
-                    Some(e) => &mut e.right,
-                    None => &mut self.left,
-                }
-            }
-        }
-        // Close layers below `upto`, each becoming the trailing subtree of the layer above.
-        fn close_below(stack: &mut [Open], upto: usize) {
-            for l in 0..upto {
-                let link = stack[l].close(l as u8);
-                if !link.is_empty() {
-                    *stack[l + 1].trailing() = link;
-                }
-            }
-        }
+        build_inner(entries, None)
+    }
 
-        let mut stack: Vec<Open> = Vec::new();
-        let mut last_layer: Option<usize> = None;
-        for (key, value) in entries {
-            if let Some(l) = last_layer {
-                let prev = stack[l].entries.last().map(|e| e.key.as_bytes());
-                if prev.is_some_and(|p| p >= key.as_bytes()) {
-                    return Err(MstError::Unsorted {
-                        key: key.as_str().to_owned(),
-                    });
-                }
-            }
-            let layer = key.layer();
-            if layer > MAX_LAYER {
-                return Err(MstError::TooDeep(layer));
-            }
-            let layer = usize::from(layer);
-            if stack.len() <= layer {
-                stack.resize_with(layer + 1, Open::default);
-            }
-            close_below(&mut stack, layer);
-            stack[layer].entries.push(Entry {
-                key,
-                value,
-                right: Link::Empty,
-            });
-            last_layer = Some(layer);
-        }
-        let Some(top) = stack.len().checked_sub(1) else {
-            return Ok(Mst::new());
-        };
-        close_below(&mut stack, top);
-        Ok(Mst {
-            root: stack[top].close(top as u8),
-            empty_hashed: false,
-        })
+    /// Build like [`Mst::build`] and hash each node as soon as it is complete, while it is
+    /// still in cache, handing its block to `sink` (bulk imports and benchmarks). Returns the
+    /// committed tree and its root CID.
+    pub fn build_with<I: IntoIterator<Item = (Key, Cid)>>(
+        entries: I,
+        sink: &mut dyn FnMut(&Cid, &[u8]),
+    ) -> Result<(Mst, Cid), MstError> {
+        let mut w = Writer::with_capacity(1024);
+        let mut mst = build_inner(entries, Some((&mut w, sink)))?;
+        let root = mst.commit_with(sink);
+        Ok((mst, root))
     }
 
     /// The root CID if nothing changed since the last [`Mst::commit`] (or load).
@@ -711,6 +668,94 @@ impl Mst {
             })
             .collect()
     }
+}
+
+type Hasher<'a> = Option<(&'a mut Writer, &'a mut dyn FnMut(&Cid, &[u8]))>;
+
+/// One-pass bulk build: keep the open (rightmost) node of every layer; a key of layer `L`
+/// closes the open nodes below `L`, each becoming the trailing subtree of the layer above,
+/// then joins layer `L`'s open node. Closed nodes are final, so they can be hashed at once.
+fn build_inner<I: IntoIterator<Item = (Key, Cid)>>(
+    entries: I,
+    mut hasher: Hasher<'_>,
+) -> Result<Mst, MstError> {
+    #[derive(Default)]
+    struct Open {
+        left: Link,
+        entries: Vec<Entry>,
+    }
+    fn close(open: &mut Open, layer: u8, hasher: &mut Hasher<'_>) -> Link {
+        let open = std::mem::take(open);
+        if open.entries.is_empty() && open.left.is_empty() {
+            return Link::Empty;
+        }
+        let mut node = Box::new(Node {
+            layer,
+            cid: None,
+            left: open.left,
+            entries: open.entries,
+        });
+        if let Some((w, sink)) = hasher {
+            hash_node(&mut node, w, *sink);
+        }
+        Link::Loaded(node)
+    }
+    fn close_below(stack: &mut [Open], upto: usize, hasher: &mut Hasher<'_>) {
+        for l in 0..upto {
+            let link = close(&mut stack[l], l as u8, hasher);
+            if !link.is_empty() {
+                let above = &mut stack[l + 1];
+                match above.entries.last_mut() {
+                    Some(e) => e.right = link,
+                    None => above.left = link,
+                }
+            }
+        }
+    }
+
+    let mut stack: Vec<Open> = Vec::new();
+    let mut last_layer: Option<usize> = None;
+    for (key, value) in entries {
+        if let Some(l) = last_layer {
+            let prev = stack[l].entries.last().map(|e| e.key.as_bytes());
+            if prev.is_some_and(|p| p >= key.as_bytes()) {
+                return Err(MstError::Unsorted {
+                    key: key.as_str().to_owned(),
+                });
+            }
+        }
+        let layer = key.layer();
+        if layer > MAX_LAYER {
+            return Err(MstError::TooDeep(layer));
+        }
+        let layer = usize::from(layer);
+        if stack.len() <= layer {
+            stack.resize_with(layer + 1, Open::default);
+        }
+        close_below(&mut stack, layer, &mut hasher);
+        let open = &mut stack[layer];
+        if open.entries.len() >= MAX_NODE_ENTRIES {
+            return Err(MstError::TooManyEntries {
+                cid: None,
+                count: open.entries.len() + 1,
+            });
+        }
+        open.entries.push(Entry {
+            key,
+            value,
+            right: Link::Empty,
+        });
+        last_layer = Some(layer);
+    }
+    let Some(top) = stack.len().checked_sub(1) else {
+        return Ok(Mst::new());
+    };
+    close_below(&mut stack, top, &mut hasher);
+    // The root is hashed by the caller's commit, like any other dirty node.
+    Ok(Mst {
+        root: close(&mut stack[top], top as u8, &mut None),
+        empty_hashed: false,
+    })
 }
 
 /// CID of the empty tree's root node `{e: [], l: null}`.
