@@ -351,9 +351,10 @@ impl Ctx<'_> {
     fn object(&self, o: &Map<String, Json>) -> R<ObjectSchema> {
         let required = opt_str_list(o, "required")?.unwrap_or_default();
         let nullable = opt_str_list(o, "nullable")?.unwrap_or_default();
+        let empty = Map::new();
         let props = match o.get("properties") {
-            None => Map::new(),
-            Some(Json::Object(p)) => p.clone(),
+            None => &empty,
+            Some(Json::Object(p)) => p,
             Some(_) => return err(".properties", "must be an object"),
         };
         for r in &required {
@@ -364,7 +365,7 @@ impl Ctx<'_> {
         let required: HashSet<&str> = required.iter().map(String::as_str).collect();
         let nullable: HashSet<&str> = nullable.iter().map(String::as_str).collect();
         let mut properties = Vec::with_capacity(props.len());
-        for (name, p) in &props {
+        for (name, p) in props {
             let schema = self
                 .field(p)
                 .map_err(|e| format!(".properties.{name}{e}"))?;
