@@ -165,7 +165,8 @@ impl Catalog {
             });
         };
         match map.get("$type") {
-            Some(Value::String(t)) if t.strip_suffix("#main").unwrap_or(t) == nsid.as_str() => {}
+            // A record's `$type` is the bare NSID; `#main` is invalid here (Lexicon spec).
+            Some(Value::String(t)) if t == nsid.as_str() => {}
             Some(Value::String(t)) => {
                 return Err(ValidationError::TypeMismatch {
                     expected: nsid.as_str().to_owned(),

@@ -442,6 +442,12 @@ fn record_type_must_match_the_schema() {
         err.detail().as_deref(),
         Some("Record/$type must be a string")
     );
+    let err = check(
+        "app.bsky.feed.post",
+        r#"{"$type":"app.bsky.feed.post#main","text":"","createdAt":"{now}"}"#,
+    )
+    .expect_err("#main suffix on a record type");
+    assert!(matches!(err, ValidationError::TypeMismatch { .. }), "{err}");
 }
 
 // --- the PDS's validate flag ---
