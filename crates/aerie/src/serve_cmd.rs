@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 
 /// Runs the PDS. With nothing configured: dev mode on port 2583, data in ./data, secrets
-/// generated there, handles under `.test`, an in-process PLC directory at /plc. Every flag
+/// generated there, handles under `.test`, an in-process PLC directory on the same origin. Every flag
 /// also reads the reference PDS's environment variable (PDS_HOSTNAME, PDS_PORT, ...).
 #[derive(Debug, Args)]
 pub struct ServeArgs {

@@ -7,7 +7,8 @@
 //!   codes), com.atproto.identity.resolveHandle, `/.well-known/atproto-did`,
 //!   com.atproto.repo (create/put/deleteRecord, applyWrites, getRecord, listRecords,
 //!   describeRepo), com.atproto.sync (getRepo, getRecord, getBlocks, getLatestCommit,
-//!   getRepoStatus, listRepos, getHead, getCheckout); in dev mode the PLC directory at /plc.
+//!   getRepoStatus, listRepos, getHead, getCheckout); in dev mode the PLC
+//!   directory's routes at the root (`/did:plc:...`).
 //! - The write path is `records::commit_writes` (per-DID lock, commit built on a reader
 //!   thread, ONE store write job via `records::persist_commit`).
 //!

@@ -2,8 +2,8 @@
 //!
 //! In dev mode without `PDS_DID_PLC_URL` the directory runs inside this process
 //! ([`aerie_plc::server::PlcState`], persisted in the data directory) and is also served
-//! over HTTP under `/plc` on the PDS's own port, so clients of a local network can resolve
-//! DIDs at `http://localhost:2583/plc/<did>`.
+//! over HTTP at the root of the PDS's own origin, so clients of a local network use
+//! `http://localhost:2583` as their PLC URL (`GET /did:plc:...`).
 
 use std::path::Path;
 
@@ -103,7 +103,37 @@ impl PlcClient {
         }
     }
 
-    /// The router of the in-process directory, to serve under `/plc`.
+    /// The latest operation of `did`'s log.
+    pub async fn last_operation(&self, did: &Did) -> Result<Option<SignedOperation>, XrpcError> {
+        match self {
+            PlcClient::InProcess(state) => Ok(state.last_operation(did)),
+            PlcClient::Remote { url, http } => {
+                let resp = http
+                    .get(format!("{url}/{}/log/last", did.as_str()))
+                    .send()
+                    .await
+                    .map_err(|e| upstream(format!("PLC directory unreachable: {e}")))?;
+                if resp.status() == StatusCode::NOT_FOUND {
+                    return Ok(None);
+                }
+                if !resp.status().is_success() {
+                    return Err(upstream(format!(
+                        "PLC directory answered {} for the last operation",
+                        resp.status()
+                    )));
+                }
+                let json: serde_json::Value = resp
+                    .json()
+                    .await
+                    .map_err(|e| upstream(format!("PLC directory sent bad JSON: {e}")))?;
+                SignedOperation::from_json(&json)
+                    .map(Some)
+                    .map_err(|e| upstream(format!("PLC directory sent a bad operation: {e}")))
+            }
+        }
+    }
+
+    /// The router of the in-process directory.
     pub fn in_process_router(&self) -> Option<axum::Router> {
         match self {
             PlcClient::InProcess(state) => Some(aerie_plc::server::router(state.clone())),
@@ -131,4 +161,26 @@ pub async fn create_did(
     .map_err(XrpcError::internal)?;
     plc.submit(&did, &op).await?;
     Ok(did)
+}
+
+/// Moves `did`'s `at://` alias to `handle` with a new operation signed by the PDS rotation
+/// key (which must still be one of the DID's rotation keys).
+pub async fn update_handle(
+    plc: &PlcClient,
+    rotation_key: &SigningKey,
+    did: &Did,
+    handle: &Handle,
+) -> Result<(), XrpcError> {
+    let last = plc
+        .last_operation(did)
+        .await?
+        .ok_or_else(|| XrpcError::internal(format!("no PLC log for {}", did.as_str())))?;
+    let mut next = aerie_plc::PlcOperation::following(&last)
+        .ok_or_else(|| XrpcError::invalid_request("The DID is tombstoned"))?;
+    let alias = format!("at://{}", handle.as_str());
+    // Keep other aliases; replace the at:// one (the first, by convention) with the new one.
+    next.also_known_as.retain(|a| !a.starts_with("at://"));
+    next.also_known_as.insert(0, alias);
+    let op = aerie_plc::Operation::Plc(next).sign(rotation_key);
+    plc.submit(did, &op).await
 }

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 
 use aerie_crypto::{KeyType, SigningKey};
 use aerie_data::{Cid, Value};
+use aerie_lexicon::{Catalog, ValidationStatus, validate_for_write};
 use aerie_repo::mst::{Action, BlockSource, Key, SourceError};
 use aerie_repo::repo::{CommitData, Repo, Write};
 use aerie_store::{Connection, StoreError, Transaction, account, repo as repo_table};
@@ -61,6 +62,8 @@ pub struct PreparedWrite {
     pub record: Option<Vec<u8>>,
     /// Expected current record CID: `Some(None)` = must not exist.
     pub swap_record: Option<Option<Cid>>,
+    /// What lexicon validation said (`None` when skipped with `validate: false`).
+    pub validation: Option<ValidationStatus>,
 }
 
 /// What one write did.
@@ -72,6 +75,8 @@ pub struct WriteResult {
     pub uri: String,
     /// The record CID (creates and updates).
     pub cid: Option<Cid>,
+    /// `validationStatus` to report.
+    pub validation: Option<ValidationStatus>,
 }
 
 /// The outcome of a commit.
@@ -97,9 +102,19 @@ pub fn parse_rkey(s: &str) -> Result<RecordKey, XrpcError> {
     RecordKey::parse(s).map_err(|_| invalid(format!("Invalid record key: {s}")))
 }
 
+/// Checks a record key against the collection's schema (`tid`, `literal:self`, ...).
+pub fn check_rkey(collection: &Nsid, rkey: &RecordKey) -> Result<(), XrpcError> {
+    aerie_lexicon::check_rkey(Catalog::builtin(), collection, rkey)
+        .map_err(|e| invalid(e.to_string()))
+}
+
 /// Turns a record's JSON into canonical DRISL: data-model checks, `$type` defaulted to (or
-/// required to equal) the collection, size limit.
-pub fn prepare_record(collection: &Nsid, json: &serde_json::Value) -> Result<Vec<u8>, XrpcError> {
+/// required to equal) the collection, lexicon validation per the `validate` flag, size limit.
+pub fn prepare_record(
+    collection: &Nsid,
+    json: &serde_json::Value,
+    validate: Option<bool>,
+) -> Result<(Vec<u8>, Option<ValidationStatus>), XrpcError> {
     let mut value =
         aerie_data::json::from_json(json).map_err(|e| invalid(format!("Invalid record: {e}")))?;
     let Value::Map(map) = &mut value else {
@@ -122,6 +137,8 @@ pub fn prepare_record(collection: &Nsid, json: &serde_json::Value) -> Result<Vec
         }
     }
     aerie_data::validate_record(&value).map_err(|e| invalid(format!("Invalid record: {e}")))?;
+    let status = validate_for_write(Catalog::builtin(), collection, &value, validate)
+        .map_err(|e| invalid(e.to_string()))?;
     let bytes = aerie_data::drisl::encode(&value);
     if bytes.len() > MAX_RECORD_BYTES {
         return Err(XrpcError::named(
@@ -132,7 +149,7 @@ pub fn prepare_record(collection: &Nsid, json: &serde_json::Value) -> Result<Vec
             ),
         ));
     }
-    Ok(bytes)
+    Ok((bytes, status))
 }
 
 /// Applies `writes` to `did`'s repo as one commit. `swap_commit` must equal the current
@@ -149,11 +166,14 @@ pub async fn commit_writes(
         .store()
         .read(move |conn| build_commit(conn, &did_s, &writes, swap_commit))
         .await?;
-    let Some((commit, prev_commit, results)) = prepared else {
-        return Ok(Committed {
-            commit: None,
-            results: Vec::new(),
-        });
+    let (commit, prev_commit, results) = match prepared {
+        Ok(built) => built,
+        Err(results) => {
+            return Ok(Committed {
+                commit: None,
+                results,
+            });
+        }
     };
     let out = (commit.cid, commit.rev.as_str().to_owned());
     let did_s = did.as_str().to_owned();
@@ -167,15 +187,16 @@ pub async fn commit_writes(
     })
 }
 
-/// A built commit, the commit it replaces, and the per-write results.
-type Built = (CommitData, Cid, Vec<WriteResult>);
+/// A built commit, the commit it replaces, and the per-write results; or, when nothing
+/// changes, just the results.
+type Built = Result<(CommitData, Cid, Vec<WriteResult>), Vec<WriteResult>>;
 
 fn build_commit(
     conn: &Connection,
     did: &str,
     writes: &[PreparedWrite],
     swap_commit: Option<Cid>,
-) -> Result<Option<Built>, JobError> {
+) -> Result<Built, JobError> {
     let root = repo_table::root(conn, did)?
         .ok_or_else(|| XrpcError::named("RepoNotFound", format!("Could not find repo: {did}")))?;
     if let Some(expected) = swap_commit
@@ -230,8 +251,17 @@ fn build_commit(
                 )
                 .into());
             }
-            // Deleting what is not there is "ensure it does not exist": nothing to do.
-            (Some(Action::Delete), None) => continue,
+            // Deleting what is not there is "ensure it does not exist": nothing to do, but
+            // applyWrites still reports a result for it.
+            (Some(Action::Delete), None) => {
+                results.push(WriteResult {
+                    action: Action::Delete,
+                    uri: format!("at://{did}/{}/{}", w.collection.as_str(), w.rkey.as_str()),
+                    cid: None,
+                    validation: None,
+                });
+                continue;
+            }
             (Some(a), _) => a,
             (None, Some(_)) => Action::Update,
             (None, None) => Action::Create,
@@ -251,10 +281,15 @@ fn build_commit(
             }
         };
         repo_writes.push(write);
-        results.push(WriteResult { action, uri, cid });
+        results.push(WriteResult {
+            action,
+            uri,
+            cid,
+            validation: w.validation,
+        });
     }
     if repo_writes.is_empty() {
-        return Ok(None);
+        return Ok(Err(results));
     }
     let rev = next_rev(&repo.rev());
     let commit = repo
@@ -263,7 +298,7 @@ fn build_commit(
             aerie_repo::Error::BadWrite { .. } => invalid(e.to_string()),
             other => XrpcError::internal(other),
         })?;
-    Ok(Some((commit, root.commit, results)))
+    Ok(Ok((commit, root.commit, results)))
 }
 
 /// A TID after `prev` (the clock may be behind a rev written by an earlier process).

@@ -23,12 +23,14 @@ pub fn open(config: Config) -> Result<AppState, Error> {
     AppState::new(config, store)
 }
 
-/// The full router: XRPC routes, the in-process PLC directory under `/plc` (dev), and panic
-/// recovery.
+/// The full router: XRPC routes, panic recovery, and in dev mode the in-process PLC
+/// directory at the root of the same origin (`GET /did:plc:...`), because PLC clients build
+/// absolute paths (`new URL("/" + did, plcUrl)`) and so cannot use a sub-path. Its routes
+/// are reached only when no PDS route matches.
 pub fn router(state: AppState) -> Router {
     let mut app = api::routes();
     if let Some(plc) = state.plc().in_process_router() {
-        app = app.nest_service("/plc", plc);
+        app = app.fallback_service(plc.fallback(aerie_xrpc::fallback));
     }
     app.layer(catch_panic_layer()).with_state(state)
 }

@@ -101,8 +101,8 @@ async fn signup_login_refresh_logout_journey() {
     assert_eq!(acct["didDoc"]["id"], did);
     assert_eq!(acct["didDoc"]["alsoKnownAs"], json!(["at://alice.test"]));
 
-    // The in-process PLC directory serves the DID document too.
-    let (st, doc) = s.get(&format!("/plc/{did}"), None).await;
+    // The in-process PLC directory serves the DID document at the same origin.
+    let (st, doc) = s.get(&format!("/{did}"), None).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(
         doc["service"][0]["serviceEndpoint"],
@@ -368,7 +368,7 @@ async fn hosted_handles_resolve_locally_and_by_well_known() {
         )
         .await,
         400,
-        "InvalidRequest",
+        "HandleNotFound",
     );
     check_error(
         &s.get("/xrpc/com.atproto.identity.resolveHandle", None)
@@ -412,7 +412,7 @@ async fn accounts_and_sessions_survive_a_restart() {
     assert_eq!(st, StatusCode::OK, "{me}");
     assert_eq!(me["did"], acct["did"]);
     let (st, doc) = s
-        .get(&format!("/plc/{}", acct["did"].as_str().unwrap()), None)
+        .get(&format!("/{}", acct["did"].as_str().unwrap()), None)
         .await;
     assert_eq!(st, StatusCode::OK, "{doc}");
     s.stop().await;

@@ -34,7 +34,7 @@ async fn signup(s: &Server, handle: &str) -> Account {
 }
 
 fn post_record(text: &str) -> Value {
-    json!({"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-11-25T00:00:00.000Z"})
+    json!({"$type": "com.example.note", "text": text, "createdAt": "2026-11-25T00:00:00.000Z"})
 }
 
 async fn car(s: &Server, path: &str) -> (StatusCode, Vec<u8>) {
@@ -56,7 +56,7 @@ async fn create_get_list_put_delete_records() {
             .post(
                 "/xrpc/com.atproto.repo.createRecord",
                 auth,
-                json!({"repo": a.did, "collection": "app.bsky.feed.post", "record": post_record(&format!("post {i}"))}),
+                json!({"repo": a.did, "collection": "com.example.note", "record": post_record(&format!("post {i}"))}),
             )
             .await;
         assert_eq!(st, StatusCode::OK, "{out}");
@@ -64,7 +64,7 @@ async fn create_get_list_put_delete_records() {
             out["uri"]
                 .as_str()
                 .unwrap()
-                .starts_with(&format!("at://{}/app.bsky.feed.post/", a.did))
+                .starts_with(&format!("at://{}/com.example.note/", a.did))
         );
         assert!(out["commit"]["rev"].is_string());
         assert_eq!(out["validationStatus"], "unknown");
@@ -75,7 +75,7 @@ async fn create_get_list_put_delete_records() {
     // getRecord by DID and by handle; a missing one is RecordNotFound.
     let first = rkey(&uris[0]);
     let (st, rec) = s
-        .get(&format!("/xrpc/com.atproto.repo.getRecord?repo=alice.test&collection=app.bsky.feed.post&rkey={first}"), None)
+        .get(&format!("/xrpc/com.atproto.repo.getRecord?repo=alice.test&collection=com.example.note&rkey={first}"), None)
         .await;
     assert_eq!(st, StatusCode::OK, "{rec}");
     assert_eq!(rec["value"]["text"], "post 0");
@@ -83,7 +83,7 @@ async fn create_get_list_put_delete_records() {
     check_error(
         &s.get(
             &format!(
-                "/xrpc/com.atproto.repo.getRecord?repo={}&collection=app.bsky.feed.post&rkey=nope",
+                "/xrpc/com.atproto.repo.getRecord?repo={}&collection=com.example.note&rkey=nope",
                 a.did
             ),
             None,
@@ -97,7 +97,7 @@ async fn create_get_list_put_delete_records() {
     let sr = &s;
     let list = |q: String| {
         let path = format!(
-            "/xrpc/com.atproto.repo.listRecords?repo={}&collection=app.bsky.feed.post{q}",
+            "/xrpc/com.atproto.repo.listRecords?repo={}&collection=com.example.note{q}",
             a.did
         );
         async move { sr.get(&path, None).await }
@@ -119,7 +119,7 @@ async fn create_get_list_put_delete_records() {
         .post(
             "/xrpc/com.atproto.repo.createRecord",
             auth,
-            json!({"repo": a.did, "collection": "app.bsky.feed.post", "rkey": first, "record": post_record("dup")}),
+            json!({"repo": a.did, "collection": "com.example.note", "rkey": first, "record": post_record("dup")}),
         )
         .await;
     check_error(&got, 400, "InvalidRequest");
@@ -129,7 +129,7 @@ async fn create_get_list_put_delete_records() {
         .post(
             "/xrpc/com.atproto.repo.putRecord",
             auth,
-            json!({"repo": a.did, "collection": "app.bsky.feed.post", "rkey": first, "record": post_record("edited"), "swapRecord": rec["cid"]}),
+            json!({"repo": a.did, "collection": "com.example.note", "rkey": first, "record": post_record("edited"), "swapRecord": rec["cid"]}),
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{put}");
@@ -137,7 +137,7 @@ async fn create_get_list_put_delete_records() {
         .post(
             "/xrpc/com.atproto.repo.putRecord",
             auth,
-            json!({"repo": a.did, "collection": "app.bsky.feed.post", "rkey": first, "record": post_record("again"), "swapRecord": rec["cid"]}),
+            json!({"repo": a.did, "collection": "com.example.note", "rkey": first, "record": post_record("again"), "swapRecord": rec["cid"]}),
         )
         .await;
     check_error(&got, 400, "InvalidSwap");
@@ -145,7 +145,7 @@ async fn create_get_list_put_delete_records() {
         .post(
             "/xrpc/com.atproto.repo.putRecord",
             auth,
-            json!({"repo": a.did, "collection": "app.bsky.feed.post", "rkey": first, "record": post_record("again"), "swapRecord": null}),
+            json!({"repo": a.did, "collection": "com.example.note", "rkey": first, "record": post_record("again"), "swapRecord": null}),
         )
         .await;
     check_error(&got, 400, "InvalidSwap");
@@ -163,7 +163,7 @@ async fn create_get_list_put_delete_records() {
         .post(
             "/xrpc/com.atproto.repo.createRecord",
             auth,
-            json!({"repo": a.did, "collection": "app.bsky.feed.post", "record": post_record("x"), "swapCommit": put["commit"]["cid"]}),
+            json!({"repo": a.did, "collection": "com.example.note", "record": post_record("x"), "swapCommit": put["commit"]["cid"]}),
         )
         .await;
     check_error(&got, 400, "InvalidSwap");
@@ -173,7 +173,7 @@ async fn create_get_list_put_delete_records() {
         .post(
             "/xrpc/com.atproto.repo.deleteRecord",
             auth,
-            json!({"repo": a.did, "collection": "app.bsky.feed.post", "rkey": first}),
+            json!({"repo": a.did, "collection": "com.example.note", "rkey": first}),
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{del}");
@@ -182,7 +182,7 @@ async fn create_get_list_put_delete_records() {
         .post(
             "/xrpc/com.atproto.repo.deleteRecord",
             auth,
-            json!({"repo": a.did, "collection": "app.bsky.feed.post", "rkey": first}),
+            json!({"repo": a.did, "collection": "com.example.note", "rkey": first}),
         )
         .await;
     assert_eq!(st, StatusCode::OK);
@@ -197,7 +197,7 @@ async fn create_get_list_put_delete_records() {
     assert_eq!(st, StatusCode::OK, "{desc}");
     assert_eq!(
         desc["collections"],
-        json!(["app.bsky.actor.profile", "app.bsky.feed.post"])
+        json!(["app.bsky.actor.profile", "com.example.note"])
     );
     assert_eq!(desc["handleIsCorrect"], true);
     s.stop().await;
@@ -217,7 +217,7 @@ async fn record_rules_type_syntax_and_ownership() {
                 .await
         }
     };
-    let got = create(&a.access, json!({"repo": a.did, "collection": "app.bsky.feed.post", "record": {"$type": "app.bsky.feed.like"}})).await;
+    let got = create(&a.access, json!({"repo": a.did, "collection": "com.example.note", "record": {"$type": "app.bsky.feed.like"}})).await;
     check_error(&got, 400, "InvalidRequest");
     let got = create(
         &a.access,
@@ -227,19 +227,19 @@ async fn record_rules_type_syntax_and_ownership() {
     check_error(&got, 400, "InvalidRequest");
     let got = create(
         &a.access,
-        json!({"repo": a.did, "collection": "app.bsky.feed.post", "rkey": "bad/key", "record": {}}),
+        json!({"repo": a.did, "collection": "com.example.note", "rkey": "bad/key", "record": {}}),
     )
     .await;
     check_error(&got, 400, "InvalidRequest");
     let got = create(
         &a.access,
-        json!({"repo": a.did, "collection": "app.bsky.feed.post", "record": {"n": 1.5}}),
+        json!({"repo": a.did, "collection": "com.example.note", "record": {"n": 1.5}}),
     )
     .await;
     check_error(&got, 400, "InvalidRequest");
     let got = create(
         &b.access,
-        json!({"repo": a.did, "collection": "app.bsky.feed.post", "record": {}}),
+        json!({"repo": a.did, "collection": "com.example.note", "record": {}}),
     )
     .await;
     check_error(&got, 401, "AuthenticationRequired");
@@ -247,23 +247,43 @@ async fn record_rules_type_syntax_and_ownership() {
         .post(
             "/xrpc/com.atproto.repo.createRecord",
             None,
-            json!({"repo": a.did, "collection": "app.bsky.feed.post", "record": {}}),
+            json!({"repo": a.did, "collection": "com.example.note", "record": {}}),
         )
         .await;
     check_error(&got, 401, "AuthMissing");
+    // Known record types are validated against their lexicon, including the key type.
+    let post = |rkey: Option<&str>, record: Value| {
+        let mut body = json!({"repo": a.did, "collection": "app.bsky.feed.post", "record": record});
+        if let Some(k) = rkey {
+            body["rkey"] = json!(k);
+        }
+        body
+    };
+    let good = json!({"text": "hi", "createdAt": "2026-11-25T00:00:00.000Z"});
+    let got = create(&a.access, post(Some("not-a-tid"), good.clone())).await;
+    check_error(&got, 400, "InvalidRequest");
+    let got = create(
+        &a.access,
+        post(None, json!({"createdAt": "2026-11-25T00:00:00.000Z"})),
+    )
+    .await;
+    check_error(&got, 400, "InvalidRequest");
+    let (st, out) = create(&a.access, post(None, good)).await;
+    assert_eq!(st, StatusCode::OK, "{out}");
+    assert_eq!(out["validationStatus"], "valid");
     // $type defaults to the collection.
-    let (st, out) = create(&a.access, json!({"repo": a.did, "collection": "app.bsky.feed.post", "rkey": "k1", "record": {"text": "t"}})).await;
+    let (st, out) = create(&a.access, json!({"repo": a.did, "collection": "com.example.note", "rkey": "k1", "record": {"text": "t"}})).await;
     assert_eq!(st, StatusCode::OK, "{out}");
     let (_, rec) = s
         .get(
             &format!(
-                "/xrpc/com.atproto.repo.getRecord?repo={}&collection=app.bsky.feed.post&rkey=k1",
+                "/xrpc/com.atproto.repo.getRecord?repo={}&collection=com.example.note&rkey=k1",
                 a.did
             ),
             None,
         )
         .await;
-    assert_eq!(rec["value"]["$type"], "app.bsky.feed.post");
+    assert_eq!(rec["value"]["$type"], "com.example.note");
     s.stop().await;
 }
 
@@ -273,7 +293,7 @@ async fn apply_writes_is_all_or_nothing() {
     let s = Server::start(dir.path(), ConfigArgs::default()).await;
     let a = signup(&s, "alice.test").await;
     let auth = Some(a.access.as_str());
-    let w = |ty: &str, rkey: &str, text: &str| json!({"$type": format!("com.atproto.repo.applyWrites#{ty}"), "collection": "app.bsky.feed.post", "rkey": rkey, "value": post_record(text)});
+    let w = |ty: &str, rkey: &str, text: &str| json!({"$type": format!("com.atproto.repo.applyWrites#{ty}"), "collection": "com.example.note", "rkey": rkey, "value": post_record(text)});
     let (st, out) = s
         .post(
             "/xrpc/com.atproto.repo.applyWrites",
@@ -299,7 +319,7 @@ async fn apply_writes_is_all_or_nothing() {
     let (_, list) = s
         .get(
             &format!(
-                "/xrpc/com.atproto.repo.listRecords?repo={}&collection=app.bsky.feed.post",
+                "/xrpc/com.atproto.repo.listRecords?repo={}&collection=com.example.note",
                 a.did
             ),
             None,
@@ -310,7 +330,7 @@ async fn apply_writes_is_all_or_nothing() {
         .post(
             "/xrpc/com.atproto.repo.applyWrites",
             auth,
-            json!({"repo": a.did, "writes": [w("update", "a", "A2"), {"$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": "b"}]}),
+            json!({"repo": a.did, "writes": [w("update", "a", "A2"), {"$type": "com.atproto.repo.applyWrites#delete", "collection": "com.example.note", "rkey": "b"}]}),
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{out}");
@@ -342,7 +362,7 @@ async fn sync_exports_verify_and_match_the_latest_commit() {
         .post(
             "/xrpc/com.atproto.repo.createRecord",
             auth,
-            json!({"repo": a.did, "collection": "app.bsky.feed.post", "rkey": "r1", "record": post_record("one")}),
+            json!({"repo": a.did, "collection": "com.example.note", "rkey": "r1", "record": post_record("one")}),
         )
         .await;
     let since = first["commit"]["rev"].as_str().unwrap().to_owned();
@@ -351,7 +371,7 @@ async fn sync_exports_verify_and_match_the_latest_commit() {
             .post(
                 "/xrpc/com.atproto.repo.createRecord",
                 auth,
-                json!({"repo": a.did, "collection": "app.bsky.feed.post", "rkey": format!("r{i}"), "record": post_record(&format!("n{i}"))}),
+                json!({"repo": a.did, "collection": "com.example.note", "rkey": format!("r{i}"), "record": post_record(&format!("n{i}"))}),
             )
             .await;
         assert_eq!(st, StatusCode::OK);
@@ -394,13 +414,13 @@ async fn sync_exports_verify_and_match_the_latest_commit() {
     let (st, proof) = car(
         &s,
         &format!(
-            "/xrpc/com.atproto.sync.getRecord?did={}&collection=app.bsky.feed.post&rkey=r7",
+            "/xrpc/com.atproto.sync.getRecord?did={}&collection=com.example.note&rkey=r7",
             a.did
         ),
     )
     .await;
     assert_eq!(st, StatusCode::OK);
-    let key = Key::parse("app.bsky.feed.post/r7").unwrap();
+    let key = Key::parse("com.example.note/r7").unwrap();
     assert!(
         aerie_repo::sync::verify_record_proof(&proof, Some(&did), &a.key, &key)
             .unwrap()
@@ -409,12 +429,12 @@ async fn sync_exports_verify_and_match_the_latest_commit() {
     let (_, proof) = car(
         &s,
         &format!(
-            "/xrpc/com.atproto.sync.getRecord?did={}&collection=app.bsky.feed.post&rkey=absent",
+            "/xrpc/com.atproto.sync.getRecord?did={}&collection=com.example.note&rkey=absent",
             a.did
         ),
     )
     .await;
-    let key = Key::parse("app.bsky.feed.post/absent").unwrap();
+    let key = Key::parse("com.example.note/absent").unwrap();
     assert!(
         aerie_repo::sync::verify_record_proof(&proof, Some(&did), &a.key, &key)
             .unwrap()
@@ -432,7 +452,7 @@ async fn sync_exports_verify_and_match_the_latest_commit() {
     )
     .await;
     assert_eq!(st, StatusCode::OK);
-    let contents = aerie_repo::verify::read_car(blocks.as_slice(), CarLimits::DEFAULT).unwrap();
+    let contents = aerie_repo::car::read_car(blocks.as_slice(), CarLimits::DEFAULT).unwrap();
     assert!(
         contents
             .blocks
@@ -503,7 +523,7 @@ async fn concurrent_writers_never_fork_a_repo() {
         tasks.push(tokio::spawn(async move {
             http.post(format!("{url}/xrpc/com.atproto.repo.createRecord"))
                 .bearer_auth(access)
-                .json(&json!({"repo": did, "collection": "app.bsky.feed.post", "record": post_record(&format!("c{i}"))}))
+                .json(&json!({"repo": did, "collection": "com.example.note", "record": post_record(&format!("c{i}"))}))
                 .send()
                 .await
                 .unwrap()

@@ -37,7 +37,10 @@ pub async fn resolve_handle(
         .map_err(|_| XrpcError::invalid_request("Error: handle must be a valid handle"))?;
     match local_did(&st, &handle).await? {
         Some(did) => Ok(axum::Json(json!({ "did": did }))),
-        None => Err(XrpcError::invalid_request("Unable to resolve handle")),
+        None => Err(XrpcError::named(
+            "HandleNotFound",
+            "Unable to resolve handle",
+        )),
     }
 }
 
@@ -62,4 +65,70 @@ pub async fn well_known_did(State(st): State<AppState>, headers: HeaderMap) -> R
         Ok(None) => not_found(),
         Err(e) => e.into_response(),
     }
+}
+
+#[derive(Deserialize)]
+pub struct UpdateHandleInput {
+    handle: String,
+}
+
+/// com.atproto.identity.updateHandle: new handle in the PLC log, then in the account table.
+pub async fn update_handle(
+    State(st): State<AppState>,
+    auth: aerie_xrpc::AccessAuth,
+    aerie_xrpc::Json(input): aerie_xrpc::Json<UpdateHandleInput>,
+) -> Result<(), XrpcError> {
+    let handle =
+        super::server::check_new_handle(&input.handle, &st.config().service_handle_domains)?;
+    let did = aerie_syntax::Did::parse(&auth.did).map_err(XrpcError::internal)?;
+    let _guard = st.repo_locks().lock(did.as_str()).await;
+    if let Some(owner) = local_did(&st, &handle).await? {
+        if owner == auth.did {
+            return Ok(());
+        }
+        return Err(XrpcError::named(
+            "HandleNotAvailable",
+            format!("Handle already taken: {}", handle.as_str()),
+        ));
+    }
+    crate::plc::update_handle(st.plc(), st.rotation_key(), &did, &handle).await?;
+    let (d, h) = (auth.did.clone(), handle.as_str().to_owned());
+    let updated = st
+        .store()
+        .write(move |tx: &aerie_store::Transaction<'_>| account::set_handle(tx, &d, &h))
+        .await
+        .map_err(store_error)?;
+    if !updated {
+        return Err(XrpcError::invalid_request("Account not found"));
+    }
+    Ok(())
+}
+
+/// com.atproto.identity.getRecommendedDidCredentials: what the DID document should hold for
+/// this PDS to host the account.
+pub async fn get_recommended_did_credentials(
+    State(st): State<AppState>,
+    auth: aerie_xrpc::AccessAuth,
+) -> Result<axum::Json<JsonValue>, XrpcError> {
+    let d = auth.did.clone();
+    let acct = st
+        .store()
+        .read(move |c| account::by_did(c, &d))
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| XrpcError::invalid_request("Account not found"))?;
+    let key = aerie_crypto::SigningKey::from_bytes(aerie_crypto::KeyType::K256, &acct.signing_key)
+        .map_err(XrpcError::internal)?;
+    let aka: Vec<String> = acct.handle.iter().map(|h| format!("at://{h}")).collect();
+    Ok(axum::Json(json!({
+        "rotationKeys": [st.rotation_key().public_key().to_did_key()],
+        "alsoKnownAs": aka,
+        "verificationMethods": { "atproto": key.public_key().to_did_key() },
+        "services": {
+            "atproto_pds": {
+                "type": "AtprotoPersonalDataServer",
+                "endpoint": st.config().public_url,
+            }
+        },
+    })))
 }

@@ -12,8 +12,8 @@ use serde_json::{Value as JsonValue, json};
 use crate::AppState;
 use crate::error::{JobError, store_error};
 use crate::records::{
-    self, Committed, MAX_WRITES, PreparedWrite, StoreSource, load_repo, parse_collection,
-    parse_rkey, prepare_record,
+    self, Committed, MAX_WRITES, PreparedWrite, StoreSource, check_rkey, load_repo,
+    parse_collection, parse_rkey, prepare_record,
 };
 
 type JsonResult = Result<axum::Json<JsonValue>, XrpcError>;
@@ -77,6 +77,18 @@ async fn own_repo(st: &AppState, auth: &AccessAuth, repo: &str) -> Result<Did, X
     Did::parse(&acct.did).map_err(XrpcError::internal)
 }
 
+/// The output of createRecord / putRecord.
+fn write_output(r: &records::WriteResult, done: &Committed) -> JsonValue {
+    let mut out = json!({ "uri": r.uri, "cid": r.cid.map(|c| c.to_string()) });
+    if let Some(c) = commit_json(done) {
+        out["commit"] = c;
+    }
+    if let Some(v) = r.validation {
+        out["validationStatus"] = json!(v.as_str());
+    }
+    out
+}
+
 fn commit_json(c: &Committed) -> Option<JsonValue> {
     c.commit
         .as_ref()
@@ -89,7 +101,6 @@ pub struct CreateRecordInput {
     repo: String,
     collection: String,
     rkey: Option<String>,
-    #[allow(dead_code)] // lexicon validation is a separate step; status is "unknown"
     validate: Option<bool>,
     record: JsonValue,
     swap_commit: Option<String>,
@@ -107,7 +118,8 @@ pub async fn create_record(
         Some(k) => parse_rkey(k)?,
         None => parse_rkey(Tid::now().as_str())?,
     };
-    let record = prepare_record(&collection, &input.record)?;
+    check_rkey(&collection, &rkey)?;
+    let (record, validation) = prepare_record(&collection, &input.record, input.validate)?;
     let swap_commit = parse_swap_commit(input.swap_commit)?;
     let write = PreparedWrite {
         action: Some(Action::Create),
@@ -115,18 +127,14 @@ pub async fn create_record(
         rkey,
         record: Some(record),
         swap_record: None,
+        validation,
     };
     let done = records::commit_writes(&st, &did, vec![write], swap_commit).await?;
     let r = done
         .results
         .first()
         .ok_or_else(|| XrpcError::internal("create produced no result"))?;
-    Ok(axum::Json(json!({
-        "uri": r.uri,
-        "cid": r.cid.map(|c| c.to_string()),
-        "commit": commit_json(&done),
-        "validationStatus": "unknown",
-    })))
+    Ok(axum::Json(write_output(r, &done)))
 }
 
 #[derive(Deserialize)]
@@ -135,7 +143,6 @@ pub struct PutRecordInput {
     repo: String,
     collection: String,
     rkey: String,
-    #[allow(dead_code)]
     validate: Option<bool>,
     record: JsonValue,
     #[serde(default, deserialize_with = "present")]
@@ -152,13 +159,15 @@ pub async fn put_record(
     let did = own_repo(&st, &auth, &input.repo).await?;
     let collection = parse_collection(&input.collection)?;
     let rkey = parse_rkey(&input.rkey)?;
-    let record = prepare_record(&collection, &input.record)?;
+    check_rkey(&collection, &rkey)?;
+    let (record, validation) = prepare_record(&collection, &input.record, input.validate)?;
     let write = PreparedWrite {
         action: None,
         collection,
         rkey,
         record: Some(record),
         swap_record: parse_swap_record(input.swap_record)?,
+        validation,
     };
     let swap_commit = parse_swap_commit(input.swap_commit)?;
     let done = records::commit_writes(&st, &did, vec![write], swap_commit).await?;
@@ -166,12 +175,7 @@ pub async fn put_record(
         .results
         .first()
         .ok_or_else(|| XrpcError::internal("put produced no result"))?;
-    Ok(axum::Json(json!({
-        "uri": r.uri,
-        "cid": r.cid.map(|c| c.to_string()),
-        "commit": commit_json(&done),
-        "validationStatus": "unknown",
-    })))
+    Ok(axum::Json(write_output(r, &done)))
 }
 
 #[derive(Deserialize)]
@@ -200,6 +204,7 @@ pub async fn delete_record(
             .swap_record
             .map(|s| parse_cid(&s, "swapRecord").map(Some))
             .transpose()?,
+        validation: None,
     };
     let swap_commit = parse_swap_commit(input.swap_commit)?;
     let done = records::commit_writes(&st, &did, vec![write], swap_commit).await?;
@@ -213,7 +218,6 @@ pub async fn delete_record(
 #[serde(rename_all = "camelCase")]
 pub struct ApplyWritesInput {
     repo: String,
-    #[allow(dead_code)]
     validate: Option<bool>,
     writes: Vec<JsonValue>,
     swap_commit: Option<String>,
@@ -250,9 +254,13 @@ pub async fn apply_writes(
             (None, Action::Create) => parse_rkey(Tid::now().as_str())?,
             (None, _) => return Err(XrpcError::invalid_request("rkey is required")),
         };
-        let record = match action {
-            Action::Delete => None,
-            _ => Some(prepare_record(&collection, &w["value"])?),
+        let (record, validation) = match action {
+            Action::Delete => (None, None),
+            _ => {
+                check_rkey(&collection, &rkey)?;
+                let (bytes, status) = prepare_record(&collection, &w["value"], input.validate)?;
+                (Some(bytes), status)
+            }
         };
         writes.push(PreparedWrite {
             action: Some(action),
@@ -260,6 +268,7 @@ pub async fn apply_writes(
             rkey,
             record,
             swap_record: None,
+            validation,
         });
     }
     let swap_commit = parse_swap_commit(input.swap_commit)?;
@@ -268,14 +277,21 @@ pub async fn apply_writes(
         .results
         .iter()
         .map(|r| match r.action {
-            Action::Create => json!({
-                "$type": "com.atproto.repo.applyWrites#createResult",
-                "uri": r.uri, "cid": r.cid.map(|c| c.to_string()), "validationStatus": "unknown",
-            }),
-            Action::Update => json!({
-                "$type": "com.atproto.repo.applyWrites#updateResult",
-                "uri": r.uri, "cid": r.cid.map(|c| c.to_string()), "validationStatus": "unknown",
-            }),
+            Action::Create | Action::Update => {
+                let mut out = json!({
+                    "$type": if r.action == Action::Create {
+                        "com.atproto.repo.applyWrites#createResult"
+                    } else {
+                        "com.atproto.repo.applyWrites#updateResult"
+                    },
+                    "uri": r.uri,
+                    "cid": r.cid.map(|c| c.to_string()),
+                });
+                if let Some(v) = r.validation {
+                    out["validationStatus"] = json!(v.as_str());
+                }
+                out
+            }
             Action::Delete => json!({ "$type": "com.atproto.repo.applyWrites#deleteResult" }),
         })
         .collect();
@@ -405,9 +421,9 @@ pub async fn describe_repo(
     State(st): State<AppState>,
     Params(p): Params<DescribeRepoParams>,
 ) -> JsonResult {
-    let acct = local_account(&st, &p.repo)
-        .await?
-        .ok_or_else(|| XrpcError::invalid_request(format!("Could not find user: {}", p.repo)))?;
+    let acct = local_account(&st, &p.repo).await?.ok_or_else(|| {
+        XrpcError::named("RepoNotFound", format!("Could not find user: {}", p.repo))
+    })?;
     let did = acct.did.clone();
     let collections = st
         .store()

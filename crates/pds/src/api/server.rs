@@ -72,7 +72,7 @@ pub struct CreateAccountOutput {
 
 /// Checks a new handle against the service's domains, the way the reference does for
 /// hosted handles: one label in front of a service domain, 3 to 18 characters.
-fn check_new_handle(raw: &str, domains: &[String]) -> Result<Handle, XrpcError> {
+pub(crate) fn check_new_handle(raw: &str, domains: &[String]) -> Result<Handle, XrpcError> {
     let handle = Handle::parse(&raw.trim().to_ascii_lowercase())
         .map_err(|_| XrpcError::named("InvalidHandle", "Input/handle must be a valid handle"))?;
     let h = handle.as_str();
