@@ -57,11 +57,19 @@ impl Directory {
                     reason,
                 })?;
         }
+        let existed = path.exists();
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(io(format!("opening {}", path.display())))?;
+        if !existed {
+            // A new file's directory entry must be durable too, or the first fsynced
+            // operations could vanish with the file after a crash.
+            File::open(data_dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io(format!("syncing directory {}", data_dir.display())))?;
+        }
         if complete < text.len() {
             file.set_len(complete as u64)
                 .map_err(io(format!("truncating torn tail of {}", path.display())))?;
