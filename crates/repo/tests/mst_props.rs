@@ -460,3 +460,38 @@ fn empty_tree_proves_absence_with_its_single_node() {
         vec![root]
     );
 }
+
+#[test]
+fn listing_a_page_reads_only_nodes_near_the_cursor() {
+    let map: BTreeMap<Key, Cid> = (0..6000u16)
+        .map(|n| (key_of(n as usize, n), val(u32::from(n))))
+        .collect();
+    let mut store = MemoryBlocks::new();
+    let root = commit_into(&mut build(&map), &mut store);
+    let counting = Counting {
+        inner: &store,
+        reads: Cell::new(0),
+    };
+    let t = Mst::load(root);
+    let cursor = key_of(1, 3001);
+    for order in [Order::Ascending, Order::Descending] {
+        counting.reads.set(0);
+        let page = t
+            .list_collection(&counting, COLLS[1], Some(cursor.rkey()), 10, order)
+            .unwrap();
+        assert_eq!(page.len(), 10);
+        let reads = counting.reads.get();
+        assert!(
+            reads <= 30,
+            "{order:?} page read {reads} of {} nodes",
+            store.len()
+        );
+    }
+    // get reads one path.
+    counting.reads.set(0);
+    assert_eq!(
+        t.get(&counting, &cursor).unwrap(),
+        map.get(&cursor).copied()
+    );
+    assert!(counting.reads.get() <= 12);
+}

@@ -82,6 +82,14 @@
 //!   so every node that decodes re-encodes to the same bytes.
 //! - Layers are checked on every load (each key's layer equals its node's layer, children are
 //!   exactly one layer down), which also bounds recursion depth by the root key's layer.
+//! - Gap bounds (a child's keys lie strictly between its parent's neighbouring keys) are only
+//!   checked by [`verify_tree`]. Point operations follow one path and are linear whatever the
+//!   input; whole-tree walks (listing, diff) of a hostile DAG that reuses a subtree in several
+//!   gaps would revisit it, so run [`verify_tree`] on untrusted complete trees first. Inversion
+//!   needs no such step: it only follows search paths and merge spines.
+//! - sync 1.1 inversion needs, per written key, the new tree's search path of the key and of
+//!   both neighbours: removing a key merges the gaps on either side, walking the right spine
+//!   of the left gap and the left spine of the right gap, which end at the neighbours.
 //!
 //! # Hacking
 //!
