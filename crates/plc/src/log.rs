@@ -232,9 +232,7 @@ pub fn validate_next(
         .iter()
         .position(|e| e.cid == prev)
         .ok_or_else(misordered)?;
-    if matches!(proposed.operation(), Operation::LegacyCreate(_)) {
-        return Err(PlcError::LegacyCreate);
-    }
+    // (A legacy `create` has a null prev, so it was refused above.)
     let base = history[at];
     let rotation_keys = base
         .operation
