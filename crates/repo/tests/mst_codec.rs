@@ -565,3 +565,59 @@ fn node_entry_limit_applies_to_build_put_and_decode() {
     ));
     let _ = root;
 }
+
+mod mutation {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn node_strategy() -> impl Strategy<Value = NodeData> {
+        let entries = prop::collection::btree_map(
+            0..40u16,
+            (any::<u8>(), prop::option::of(any::<u8>())),
+            0..6,
+        );
+        (entries, prop::option::of(any::<u8>())).prop_map(|(m, l)| NodeData {
+            left: l.map(super::v),
+            entries: m
+                .into_iter()
+                .map(|(n, (val, t))| EntryData {
+                    key: key(&format!("app.bsky.feed.post/3k{n:03}")),
+                    value: super::v(val),
+                    right: t.map(super::v),
+                })
+                .collect(),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Strictness: any byte string that decodes is the canonical encoding of what it
+        /// decodes to, so a node has exactly one accepted form (and one CID).
+        #[test]
+        fn a_node_that_decodes_re_encodes_to_the_same_bytes(
+            node in node_strategy(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..4),
+        ) {
+            let mut bytes = node.encode();
+            prop_assert_eq!(NodeData::decode(&bytes).unwrap(), node);
+            for (at, byte, kind) in edits {
+                let i = at.index(bytes.len() + 1);
+                match kind {
+                    0 if i < bytes.len() => bytes[i] = byte,
+                    1 => bytes.insert(i, byte),
+                    _ if i < bytes.len() => { bytes.remove(i); }
+                    _ => {}
+                }
+            }
+            if let Ok(decoded) = NodeData::decode(&bytes) {
+                prop_assert_eq!(decoded.encode(), bytes);
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoder(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = NodeData::decode(&bytes);
+        }
+    }
+}
