@@ -495,3 +495,54 @@ fn listing_a_page_reads_only_nodes_near_the_cursor() {
     );
     assert!(counting.reads.get() <= 12);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// On a partial tree every operation either works or reports the missing node; when a get
+    /// works its answer is right.
+    #[test]
+    fn partial_trees_fail_cleanly(a in map_strategy(300), drop in prop::collection::vec(any::<prop::sample::Index>(), 1..4),
+        probes in edits(20)) {
+        let mut store = MemoryBlocks::new();
+        let root = commit_into(&mut build(&a), &mut store);
+        let cids: Vec<Cid> = store.iter().map(|(c, _)| *c).collect();
+        let mut sorted = cids.clone();
+        sorted.sort();
+        for d in drop {
+            store.remove(&sorted[d.index(sorted.len())]);
+        }
+        let t = Mst::load(root);
+        let missing = |e: &MstError| matches!(e, MstError::MissingBlock(_));
+        for (k, v) in &probes {
+            match t.get(&store, k) {
+                Ok(got) => prop_assert_eq!(got, a.get(k).copied()),
+                Err(e) => prop_assert!(missing(&e), "{}", e),
+            }
+            let mut edit = Mst::load(root);
+            if let Err(e) = edit.apply(&store, [(k.clone(), *v)]) {
+                prop_assert!(missing(&e), "{}", e);
+            }
+            if let Err(e) = t.covering_proof(&store, k) {
+                prop_assert!(missing(&e), "{}", e);
+            }
+        }
+        if let Err(e) = t.entries(&store) {
+            prop_assert!(missing(&e), "{}", e);
+        }
+        if let Err(e) = Mst::diff(&t, &Mst::new().tap_commit(), &store) {
+            prop_assert!(missing(&e), "{}", e);
+        }
+    }
+}
+
+trait TapCommit {
+    fn tap_commit(self) -> Self;
+}
+
+impl TapCommit for Mst {
+    fn tap_commit(mut self) -> Mst {
+        self.commit();
+        self
+    }
+}
