@@ -1,5 +1,28 @@
 //! The Merkle Search Tree (MST): the key/value index inside every atproto repository.
 //!
+//! ```
+//! use aerie_data::Cid;
+//! use aerie_repo::mst::{Key, MemoryBlocks, Mst, MstError};
+//!
+//! # fn main() -> Result<(), MstError> {
+//! let record = Cid::for_cbor(b"\xa0");
+//! let keys = ["app.bsky.feed.post/3kaaa", "app.bsky.feed.post/3kaab"];
+//! let mut tree = Mst::build(keys.iter().map(|k| (Key::parse(k).unwrap(), record)))?;
+//! let (root, blocks) = tree.commit();
+//! let store: MemoryBlocks = blocks.into_iter().collect();
+//!
+//! // Later: load lazily from storage, edit, and collect only the changed nodes.
+//! let mut tree = Mst::load(root);
+//! tree.put(&store, Key::parse("app.bsky.feed.like/3kaac")?, record)?;
+//! let (new_root, new_blocks) = tree.commit();
+//! assert!(new_blocks.iter().all(|(cid, _)| !store.contains(cid)));
+//! let diff = Mst::diff(&Mst::load(root), &tree, &store)?;
+//! assert_eq!(diff.ops.len(), 1);
+//! # let _ = new_root;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Public API (D2 and others build on this list; keep it true)
 //!
 //! - [`Key`]: validated `collection/rkey` path. `Key::parse(&str)`, `Key::from_parts(coll,
