@@ -7,20 +7,32 @@
 use aerie_crypto::{PublicKey, SigningKey};
 use aerie_data::drisl;
 
+use crate::car::CarBlocks;
 use crate::car::{CarLimits, CarReader};
 use crate::commit::Commit;
-use crate::mst::{MemoryBlocks, NodeData};
+use crate::mst::NodeData;
 
 /// `drisl::decode`; whatever decodes must re-encode to the same bytes (strict decoding means
 /// there is exactly one encoding per value).
+///
+/// Also, the allocation-free validator (`Reader::skip`, used to check records) must accept
+/// exactly what `decode` accepts.
 pub fn cbor_decode(data: &[u8]) {
-    if let Ok(value) = drisl::decode(data) {
+    let decoded = drisl::decode(data);
+    if let Ok(value) = &decoded {
         assert_eq!(
-            drisl::encode(&value),
+            drisl::encode(value),
             data,
             "decoded value does not re-encode to its input"
         );
     }
+    let mut reader = drisl::Reader::new(data);
+    let skipped = reader.skip().and_then(|()| reader.finish());
+    assert_eq!(
+        decoded.is_ok(),
+        skipped.is_ok(),
+        "decode ({decoded:?}) and Reader::skip ({skipped:?}) disagree"
+    );
 }
 
 /// The CAR reader over the input, with small limits so big declared sizes are exercised;
@@ -34,13 +46,13 @@ pub fn car_read(data: &[u8]) {
     let Ok(mut reader) = CarReader::with_limits(data, limits) else {
         return;
     };
-    let mut blocks = MemoryBlocks::new();
+    let mut blocks = CarBlocks::new();
     while let Ok(Some((cid, bytes))) = reader.next_block() {
         assert!(
             cid.matches(bytes),
             "reader yielded a block that does not match its CID"
         );
-        blocks.insert(cid, bytes.to_vec());
+        blocks.insert(cid, bytes);
     }
     // Whatever the reader accepted, full verification must fail or succeed without panicking.
     let _ = crate::verify::verify_car(data, &crate::verify::VerifyOptions::default());

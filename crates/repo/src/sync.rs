@@ -14,10 +14,10 @@ use aerie_syntax::Did;
 
 use crate::Error;
 use crate::car::CarLimits;
+use crate::car::{CarBlocks, read_car};
 use crate::commit::{COMMIT_VERSION, Commit};
-use crate::mst::{Action, BlockSource, MemoryBlocks, Mst, RecordOp, verify_proof};
+use crate::mst::{Action, BlockSource, Mst, RecordOp, verify_proof};
 use crate::repo::read_block;
-use crate::verify::read_car;
 
 /// What a verified `#commit` slice established.
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ pub struct VerifiedCommit {
 
 /// The slice's single root, its commit block, decoded and checked against `did` and `key`.
 fn checked_commit(
-    blocks: &MemoryBlocks,
+    blocks: &CarBlocks,
     roots: &[Cid],
     did: Option<&Did>,
     key: &PublicKey,

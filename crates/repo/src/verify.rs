@@ -15,9 +15,10 @@ use aerie_data::{Cid, Value, drisl};
 use aerie_syntax::{Did, Tid};
 
 use crate::Error;
-use crate::car::{CarLimits, CarReader};
+use crate::car::CarLimits;
+use crate::car::{CarBlocks, CarContents, DigestState, read_car};
 use crate::commit::Commit;
-use crate::mst::{Key, MemoryBlocks, verify_tree};
+use crate::mst::{Key, verify_tree};
 
 /// What [`verify_car`] checks beyond the structure.
 #[derive(Debug, Clone, Default)]
@@ -80,7 +81,7 @@ pub struct Verified {
     /// The commit.
     pub commit: Commit,
     /// Every block of the file.
-    pub blocks: MemoryBlocks,
+    pub blocks: CarBlocks,
     /// Every record path and CID, sorted by path.
     pub entries: Vec<(Key, Cid)>,
 }
@@ -127,40 +128,6 @@ fn decode_record(path: &Key, cid: &Cid, bytes: &[u8]) -> Result<Value, Error> {
     Ok(value)
 }
 
-/// Everything a CAR holds, read and hash-checked.
-#[derive(Debug)]
-pub struct CarContents {
-    /// The header's roots.
-    pub roots: Vec<Cid>,
-    /// The blocks.
-    pub blocks: MemoryBlocks,
-    /// Sections that repeated an earlier block.
-    pub duplicate_blocks: u64,
-    /// Bytes read.
-    pub bytes: u64,
-}
-
-/// Read a whole CAR into memory, checking every block's hash.
-pub fn read_car<R: Read>(input: R, limits: CarLimits) -> Result<CarContents, Error> {
-    let mut reader = CarReader::with_limits(input, limits)?;
-    let roots = reader.roots().to_vec();
-    let mut blocks = MemoryBlocks::new();
-    let mut duplicate_blocks = 0;
-    while let Some((cid, bytes)) = reader.next_block()? {
-        if blocks.contains(&cid) {
-            duplicate_blocks += 1;
-        } else {
-            blocks.insert(cid, bytes.to_vec());
-        }
-    }
-    Ok(CarContents {
-        roots,
-        blocks,
-        duplicate_blocks,
-        bytes: reader.offset(),
-    })
-}
-
 /// Verify a repository CAR completely (see the module docs).
 pub fn verify_car<R: Read>(input: R, options: &VerifyOptions) -> Result<Verified, Error> {
     let contents = read_car(input, options.limits)?;
@@ -202,18 +169,27 @@ pub fn verify_contents(contents: CarContents, options: &VerifyOptions) -> Result
         entries.push((key.clone(), *cid))
     })?;
     let mut per_collection: BTreeMap<String, u64> = BTreeMap::new();
-    let mut record_cids: HashSet<Cid> = HashSet::with_capacity(entries.len());
+    let mut record_cids: HashSet<Cid, DigestState> =
+        HashSet::with_capacity_and_hasher(entries.len(), DigestState::default());
     for (path, cid) in &entries {
         let bytes = blocks.get(cid).ok_or(Error::MissingBlock {
             cid: *cid,
             what: "record",
         })?;
         if record_cids.insert(*cid) {
-            decode_record(path, cid, bytes)?;
+            // Full strict validation without building a value (export decodes later).
+            crate::repo::check_record(bytes).map_err(|reason| Error::BadRecord {
+                path: path.to_string(),
+                cid: *cid,
+                reason,
+            })?;
         }
-        *per_collection
-            .entry(path.collection().to_owned())
-            .or_default() += 1;
+        match per_collection.get_mut(path.collection()) {
+            Some(n) => *n += 1,
+            None => {
+                per_collection.insert(path.collection().to_owned(), 1);
+            }
+        }
     }
     // Every node and record block is present (checked above) and nodes never repeat, so the
     // rest of the file is the commit plus whatever nobody links to.
