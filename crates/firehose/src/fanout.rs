@@ -201,7 +201,7 @@ impl Firehose {
         if seq <= head {
             return;
         }
-        if seq > head + 1 {
+        if seq > head.saturating_add(1) {
             // A hole before `seq`: a committed event whose publish is still on its way, or a
             // seq that never existed. The log knows which.
             shared.release_from_log(seq).await;

@@ -57,8 +57,14 @@ fn small_ring() -> Config {
     }
 }
 
+/// The next frame, which must be available now (every test publishes before it reads, and
+/// the in-memory log never waits): a missing event fails the test instead of hanging it.
 async fn next(sub: &mut Subscription) -> Outgoing {
-    sub.next().await.unwrap().expect("stream ended early")
+    sub.next()
+        .now_or_never()
+        .expect("no frame available")
+        .unwrap()
+        .expect("stream ended early")
 }
 
 /// Read `n` event frames and return their seqs (checking each frame's seq matches its body).
@@ -71,6 +77,17 @@ async fn seqs(sub: &mut Subscription, n: usize) -> Vec<u64> {
         };
         assert_eq!(o.seq, Some(seq));
         out.push(seq);
+    }
+    out
+}
+
+/// Every frame available right now (exact with the in-memory log, which never waits), as
+/// seqs; a bug that skips an event shows up as a wrong list instead of a hang.
+fn drain(sub: &mut Subscription) -> Vec<u64> {
+    let mut out = Vec::new();
+    while let Some(item) = sub.next().now_or_never() {
+        let o = item.unwrap().expect("stream ended early");
+        out.push(o.seq.expect("an event frame"));
     }
     out
 }
@@ -335,5 +352,37 @@ async fn hand_over_under_concurrent_publish_has_no_gap_or_duplicate() {
     publisher.await.unwrap();
     for r in readers {
         r.await.unwrap();
+    }
+}
+
+/// Every combination of ring size, log batch size and cursor over a short log: the boundary
+/// between log and ring must never skip or repeat an event.
+#[tokio::test]
+async fn every_cursor_hands_over_exactly_at_every_ring_and_batch_size() {
+    const LAST: u64 = 12;
+    for ring_events in 1..=5 {
+        for replay_batch in 1..=5 {
+            let h = Harness::new(Config {
+                ring_events,
+                replay_batch,
+                ..Config::default()
+            })
+            .await;
+            h.emit_range(1..=LAST).await;
+            for cursor in 0..=LAST {
+                let mut sub = h.firehose.subscribe(Some(cursor));
+                assert_eq!(
+                    drain(&mut sub),
+                    (cursor + 1..=LAST).collect::<Vec<_>>(),
+                    "ring {ring_events}, batch {replay_batch}, cursor {cursor}"
+                );
+            }
+            // Live subscribers that paused for a while hand over the same way.
+            let mut paused: Vec<_> = (0..3).map(|_| h.firehose.subscribe(None)).collect();
+            h.emit_range(LAST + 1..=LAST + 9).await;
+            for sub in &mut paused {
+                assert_eq!(drain(sub), (LAST + 1..=LAST + 9).collect::<Vec<_>>());
+            }
+        }
     }
 }
