@@ -314,6 +314,7 @@ pub struct Info {
 
 /// A sequenced firehose event (everything that is persisted and carries a seq).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// `#commit`.
     Commit(CommitEvent),

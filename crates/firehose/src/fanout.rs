@@ -35,6 +35,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -54,16 +55,22 @@ pub struct Config {
     pub max_behind_bytes: u64,
     /// Events per log read while replaying or catching up.
     pub replay_batch: usize,
+    /// How long one WebSocket send may wait for a client that stopped reading before the
+    /// connection is dropped. A stalled client cannot be sent `ConsumerTooSlow` (it does not
+    /// read), and would otherwise hold its task and socket buffers until TCP gives up.
+    pub send_timeout: Duration,
 }
 
 impl Default for Config {
-    /// 4,096 events / 64 MiB of ring, 256 MiB behind allowed, 500-event log reads.
+    /// 4,096 events / 64 MiB of ring, 256 MiB behind allowed, 500-event log reads, 120 s
+    /// send timeout.
     fn default() -> Config {
         Config {
             ring_events: 4096,
             ring_bytes: 64 << 20,
             max_behind_bytes: 256 << 20,
             replay_batch: 500,
+            send_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -444,6 +451,11 @@ impl Subscription {
     /// The seq delivered last (the cursor a reconnecting client would send).
     pub fn last_seq(&self) -> u64 {
         self.last_sent
+    }
+
+    /// The firehose's configuration (the WebSocket pump reads its send timeout).
+    pub fn config(&self) -> &Config {
+        &self.shared.config
     }
 }
 

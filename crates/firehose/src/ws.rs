@@ -63,8 +63,12 @@ fn parse_cursor(query: Option<&str>) -> Result<Option<u64>, &'static str> {
 /// Frames go out as binary messages, zero-copy from the shared `Arc<[u8]>`. Client messages
 /// are read (so pings are answered and a close is noticed) and otherwise ignored. When the
 /// subscription ends (after an error frame, or on shutdown) the socket is closed with 1000; a
-/// log failure closes it with 1011.
+/// log failure closes it with 1011. A send that waits longer than [`Config::send_timeout`]
+/// (the client stopped reading) drops the connection.
+///
+/// [`Config::send_timeout`]: crate::Config::send_timeout
 pub async fn serve(mut socket: WebSocket, mut sub: Subscription) {
+    let send_timeout = sub.config().send_timeout;
     loop {
         tokio::select! {
             incoming = socket.recv() => match incoming {
@@ -74,8 +78,13 @@ pub async fn serve(mut socket: WebSocket, mut sub: Subscription) {
             out = sub.next() => match out {
                 Ok(Some(o)) => {
                     let msg = Message::Binary(Bytes::from_owner(o.frame));
-                    if socket.send(msg).await.is_err() {
-                        return;
+                    match tokio::time::timeout(send_timeout, socket.send(msg)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return,
+                        Err(_) => {
+                            tracing::info!(seq = ?o.seq, "subscribeRepos: client stalled; dropping");
+                            return;
+                        }
                     }
                 }
                 Ok(None) => {
