@@ -506,3 +506,38 @@ fn order_minus(kind: KeyType, s: &[u8]) -> [u8; 32] {
     }
     out
 }
+
+/// Tokens minted by the reference implementation (`createServiceJwt` of
+/// @atproto/xrpc-server with @atproto/crypto keypairs, claims as in this file), with the
+/// signer's `did:key`.
+const REFERENCE_TOKENS: [(&str, &str); 2] = [
+    (
+        "did:key:zQ3shmS7VBN4FzXteLcF33tq1aocLE8oBhhj67et46VkkUC4L",
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NksifQ.eyJpYXQiOjE3MDAwMDAwMDAsImlzcyI6ImRpZDpwbGM6ZXd2aTdueHp5b3VuNnpoeHJoczY0b2l6IiwiYXVkIjoiZGlkOndlYjpwZHMuZXhhbXBsZS5jb20jYXRwcm90b19wZHMiLCJleHAiOjE3MDAwMDAwNjAsImx4bSI6ImNvbS5hdHByb3RvLnJlcG8udXBsb2FkQmxvYiIsImp0aSI6IjAyN2RjZmZmZTJkMDE2OTI0MGEyZTE3ZTczMDZjM2YzIn0.kk-43U7piPOMQ9MuNxm-jc0qWDcq720jCJj5_OTQ8CYeXDAsTaxiAcKnucP21UYOnHdQ3OGg3DDGqWBq6Sl5XQ",
+    ),
+    (
+        "did:key:zDnaeqMnJPYRYCJbJa84WjP84Ht8MHpEnRDWj2js7zMh6hbYP",
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NiJ9.eyJpYXQiOjE3MDAwMDAwMDAsImlzcyI6ImRpZDpwbGM6ZXd2aTdueHp5b3VuNnpoeHJoczY0b2l6IiwiYXVkIjoiZGlkOndlYjpwZHMuZXhhbXBsZS5jb20jYXRwcm90b19wZHMiLCJleHAiOjE3MDAwMDAwNjAsImx4bSI6ImNvbS5hdHByb3RvLnJlcG8udXBsb2FkQmxvYiIsImp0aSI6IjI5ZDIxZmQyMTg1Mjg1MmE4MmNiZmU4Y2MzMDRlMGZmIn0.KW-BaxdhVrBrGvkGXHFfLNP5E3_woofXVHwvZ6ju_758ZGTgAZ4j8POq2RHdrDtWcakN6AFygI64LgLEA4Ma-g",
+    ),
+];
+
+#[tokio::test]
+async fn tokens_minted_by_the_reference_verify() {
+    for (did_key, token) in REFERENCE_TOKENS {
+        let key = PublicKey::parse_did_key(did_key).unwrap();
+        let keys = Keys {
+            cached: key,
+            fresh: key,
+            lookups: Mutex::new(Vec::new()),
+        };
+        let aud = audience();
+        let claims = service_auth::verify(token, &expect(&aud), &keys)
+            .await
+            .unwrap();
+        assert_eq!(claims.aud, format!("{SERVICE}#atproto_pds"));
+        assert_eq!(claims.jti.map(|j| j.len()), Some(32));
+        // And a one-byte change anywhere in the claims breaks it.
+        let tampered = token.replacen("eyJpYXQiOjE3MDAwMDAwMDAs", "eyJpYXQiOjE3MDAwMDAwMDEs", 1);
+        check(&tampered, &keys, Err("BadJwtSignature")).await;
+    }
+}
