@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 mod api;
+pub mod blobstore;
 pub mod config;
 mod error;
 mod password;

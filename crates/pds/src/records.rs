@@ -64,6 +64,8 @@ pub struct PreparedWrite {
     pub swap_record: Option<Option<Cid>>,
     /// What lexicon validation said (`None` when skipped with `validate: false`).
     pub validation: Option<ValidationStatus>,
+    /// Blobs the record references (must have been uploaded to this repo).
+    pub blobs: Vec<Cid>,
 }
 
 /// What one write did.
@@ -102,6 +104,9 @@ pub fn parse_rkey(s: &str) -> Result<RecordKey, XrpcError> {
     RecordKey::parse(s).map_err(|_| invalid(format!("Invalid record key: {s}")))
 }
 
+/// A record ready to write: canonical bytes, validation status, referenced blobs.
+pub type Prepared = (Vec<u8>, Option<ValidationStatus>, Vec<Cid>);
+
 /// Checks a record key against the collection's schema (`tid`, `literal:self`, ...).
 pub fn check_rkey(collection: &Nsid, rkey: &RecordKey) -> Result<(), XrpcError> {
     aerie_lexicon::check_rkey(Catalog::builtin(), collection, rkey)
@@ -114,7 +119,7 @@ pub fn prepare_record(
     collection: &Nsid,
     json: &serde_json::Value,
     validate: Option<bool>,
-) -> Result<(Vec<u8>, Option<ValidationStatus>), XrpcError> {
+) -> Result<Prepared, XrpcError> {
     let mut value =
         aerie_data::json::from_json(json).map_err(|e| invalid(format!("Invalid record: {e}")))?;
     let Value::Map(map) = &mut value else {
@@ -139,6 +144,12 @@ pub fn prepare_record(
     aerie_data::validate_record(&value).map_err(|e| invalid(format!("Invalid record: {e}")))?;
     let status = validate_for_write(Catalog::builtin(), collection, &value, validate)
         .map_err(|e| invalid(e.to_string()))?;
+    let blobs = value
+        .blob_refs()
+        .map_err(|e| invalid(format!("Invalid blob reference: {e}")))?
+        .iter()
+        .map(|b| *b.cid())
+        .collect();
     let bytes = aerie_data::drisl::encode(&value);
     if bytes.len() > MAX_RECORD_BYTES {
         return Err(XrpcError::named(
@@ -149,7 +160,7 @@ pub fn prepare_record(
             ),
         ));
     }
-    Ok((bytes, status))
+    Ok((bytes, status, blobs))
 }
 
 /// Applies `writes` to `did`'s repo as one commit. `swap_commit` must equal the current
@@ -162,6 +173,16 @@ pub async fn commit_writes(
 ) -> Result<Committed, XrpcError> {
     let _guard = st.repo_locks().lock(did.as_str()).await;
     let did_s = did.as_str().to_owned();
+    // Blob references per record path; a delete clears the path's references.
+    let blob_refs: Vec<(String, Vec<Cid>)> = writes
+        .iter()
+        .map(|w| {
+            (
+                format!("{}/{}", w.collection.as_str(), w.rkey.as_str()),
+                w.blobs.clone(),
+            )
+        })
+        .collect();
     let prepared = st
         .store()
         .read(move |conn| build_commit(conn, &did_s, &writes, swap_commit))
@@ -178,7 +199,13 @@ pub async fn commit_writes(
     let out = (commit.cid, commit.rev.as_str().to_owned());
     let did_s = did.as_str().to_owned();
     st.store()
-        .write(move |tx: &Transaction<'_>| persist_commit(tx, &did_s, &commit, Some(prev_commit)))
+        .write(move |tx: &Transaction<'_>| {
+            persist_commit(tx, &did_s, &commit, Some(prev_commit))?;
+            for (path, blobs) in &blob_refs {
+                aerie_store::blob::set_record_blobs(tx, &did_s, path, blobs)?;
+            }
+            Ok(())
+        })
         .await
         .map_err(crate::error::store_error)?;
     Ok(Committed {
@@ -218,6 +245,15 @@ fn build_commit(
     for w in writes {
         let key_path = Key::from_parts(w.collection.as_str(), w.rkey.as_str())
             .map_err(|e| invalid(format!("Invalid record path: {e}")))?;
+        for blob in &w.blobs {
+            if aerie_store::blob::get(conn, did, blob)?.is_none() {
+                return Err(XrpcError::named(
+                    "BlobNotFound",
+                    format!("Could not find blob: {blob}"),
+                )
+                .into());
+            }
+        }
         let current = repo.get(&src, &key_path).map_err(XrpcError::internal)?;
         if let Some(expected) = w.swap_record
             && expected != current

@@ -28,7 +28,8 @@ pub fn open(config: Config) -> Result<AppState, Error> {
 /// absolute paths (`new URL("/" + did, plcUrl)`) and so cannot use a sub-path. Its routes
 /// are reached only when no PDS route matches.
 pub fn router(state: AppState) -> Router {
-    let mut app = api::routes();
+    let blob_limit = usize::try_from(state.config().blob_upload_limit).unwrap_or(usize::MAX);
+    let mut app = api::routes(blob_limit);
     if let Some(plc) = state.plc().in_process_router() {
         app = app.fallback_service(plc.fallback(aerie_xrpc::fallback));
     }

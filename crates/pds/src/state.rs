@@ -8,6 +8,7 @@ use aerie_store::Store;
 use aerie_xrpc::{AdminPassword, AuthKeys};
 use axum::extract::FromRef;
 
+use crate::blobstore::DiskBlobs;
 use crate::config::Config;
 use crate::plc::PlcClient;
 use crate::{Error, config::PlcMode};
@@ -26,6 +27,7 @@ struct Inner {
     plc: PlcClient,
     rotation_key: SigningKey,
     repo_locks: RepoLocks,
+    blobs: DiskBlobs,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
             PlcMode::Remote(url) => PlcClient::remote(url),
             PlcMode::InProcess => PlcClient::in_process(&config.data_directory)?,
         };
+        let blobs = DiskBlobs::new(config.blobstore_directory.clone());
         Ok(AppState {
             inner: Arc::new(Inner {
                 keys: AuthKeys::new(config.jwt_secret.expose(), &config.service_did),
@@ -46,6 +49,7 @@ impl AppState {
                 plc,
                 rotation_key,
                 repo_locks: RepoLocks::default(),
+                blobs,
             }),
         })
     }
@@ -73,6 +77,11 @@ impl AppState {
     /// The PDS's PLC rotation key.
     pub fn rotation_key(&self) -> &SigningKey {
         &self.inner.rotation_key
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> &DiskBlobs {
+        &self.inner.blobs
     }
 
     /// The per-repository write lock.

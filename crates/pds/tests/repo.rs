@@ -551,3 +551,86 @@ async fn concurrent_writers_never_fork_a_repo() {
     }
     s.stop().await;
 }
+
+#[tokio::test]
+async fn blobs_upload_reference_serve_and_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ConfigArgs {
+        blob_upload_limit: Some(1000),
+        ..ConfigArgs::default()
+    };
+    let s = Server::start(dir.path(), args).await;
+    let a = signup(&s, "alice.test").await;
+    let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[7u8; 40][..]].concat();
+    let upload = |bytes: Vec<u8>, ct: &'static str| {
+        s.http
+            .post(format!("{}/xrpc/com.atproto.repo.uploadBlob", s.url))
+            .bearer_auth(&a.access)
+            .header("content-type", ct)
+            .body(bytes)
+            .send()
+    };
+    // The Python SDK sends */*: the type is sniffed.
+    let (st, up) = server::answer(upload(png.clone(), "*/*").await.unwrap()).await;
+    assert_eq!(st, StatusCode::OK, "{up}");
+    let cid = aerie_data::Cid::for_raw(&png).to_string();
+    assert_eq!(
+        up["blob"],
+        json!({"$type": "blob", "ref": {"$link": cid}, "mimeType": "image/png", "size": png.len()})
+    );
+    let got = server::answer(upload(vec![0u8; 1001], "image/png").await.unwrap()).await;
+    check_error(&got, 413, "PayloadTooLarge");
+
+    // Not served until a record references it.
+    let get_blob = format!("/xrpc/com.atproto.sync.getBlob?did={}&cid={cid}", a.did);
+    check_error(&s.get(&get_blob, None).await, 400, "BlobNotFound");
+    let (st, out) = s
+        .post(
+            "/xrpc/com.atproto.repo.putRecord",
+            Some(&a.access),
+            json!({"repo": a.did, "collection": "app.bsky.actor.profile", "rkey": "self",
+                   "record": {"displayName": "A", "avatar": up["blob"]}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{out}");
+    let resp = s
+        .http
+        .get(format!("{}{get_blob}", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), png);
+    let (_, listed) = s
+        .get(
+            &format!("/xrpc/com.atproto.sync.listBlobs?did={}", a.did),
+            None,
+        )
+        .await;
+    assert_eq!(listed["cids"], json!([cid]));
+
+    // A record pointing at a blob never uploaded is refused.
+    let stranger = aerie_data::Cid::for_raw(b"never uploaded").to_string();
+    let got = s
+        .post(
+            "/xrpc/com.atproto.repo.putRecord",
+            Some(&a.access),
+            json!({"repo": a.did, "collection": "app.bsky.actor.profile", "rkey": "self",
+                   "record": {"avatar": {"$type": "blob", "ref": {"$link": stranger}, "mimeType": "image/png", "size": 3}}}),
+        )
+        .await;
+    check_error(&got, 400, "BlobNotFound");
+
+    // Dropping the reference stops serving it.
+    let (st, _) = s
+        .post(
+            "/xrpc/com.atproto.repo.putRecord",
+            Some(&a.access),
+            json!({"repo": a.did, "collection": "app.bsky.actor.profile", "rkey": "self", "record": {"displayName": "A"}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    check_error(&s.get(&get_blob, None).await, 400, "BlobNotFound");
+    s.stop().await;
+}

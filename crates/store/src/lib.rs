@@ -16,13 +16,15 @@
 //! per-DID lock around "read repo root, build commit, write", so commit chains never fork;
 //! the store only guarantees that each job is atomic and durable when answered.
 //!
-//! The typed table operations live in [`account`], [`token`], [`invite`] and [`repo`]; each
+//! The typed table operations live in [`account`], [`token`], [`invite`], [`repo`] and
+//! [`blob`]; each
 //! takes a `&Connection`, so the same function works on a reader and inside a write job.
 //! The firehose sequencer (later) appends its event inside the same write job as the commit.
 
 #![deny(missing_docs)]
 
 pub mod account;
+pub mod blob;
 mod error;
 pub mod invite;
 mod migrate;

@@ -76,6 +76,25 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (did, collection, rkey)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 2: blobs (metadata; bytes live in the blob store) and which records reference them.
+    r#"
+    CREATE TABLE blob (
+        did        TEXT NOT NULL,
+        cid        BLOB NOT NULL,
+        mime_type  TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (did, cid)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE record_blob (
+        did        TEXT NOT NULL,
+        blob_cid   BLOB NOT NULL,
+        record_path TEXT NOT NULL,
+        PRIMARY KEY (did, blob_cid, record_path)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX record_blob_path ON record_blob(did, record_path);
+    "#,
 ];
 
 /// The schema version this build creates.

@@ -1,5 +1,6 @@
 //! XRPC routes.
 
+mod blob;
 mod identity;
 mod repo;
 mod server;
@@ -15,8 +16,8 @@ use crate::AppState;
 /// JSON bodies of com.atproto procedures are small; 256 KiB leaves room for applyWrites.
 pub const JSON_BODY_LIMIT: usize = 256 * 1024;
 
-/// All routes of the PDS over `state`.
-pub fn routes() -> Router<AppState> {
+/// All routes of the PDS; uploads may be up to `blob_limit` bytes.
+pub fn routes(blob_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/xrpc/_health", get(server::health))
         .route("/.well-known/atproto-did", get(identity::well_known_did))
@@ -70,6 +71,10 @@ pub fn routes() -> Router<AppState> {
         )
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .merge(repo_routes())
+        .route(
+            "/xrpc/com.atproto.repo.uploadBlob",
+            procedure(blob::upload_blob).layer(DefaultBodyLimit::max(blob_limit)),
+        )
         .merge(sync_routes())
         .fallback(fallback)
 }
@@ -127,4 +132,6 @@ fn sync_routes() -> Router<AppState> {
         .route("/xrpc/com.atproto.sync.getRecord", query(sync::get_record))
         .route("/xrpc/com.atproto.sync.getBlocks", query(sync::get_blocks))
         .route("/xrpc/com.atproto.sync.listRepos", query(sync::list_repos))
+        .route("/xrpc/com.atproto.sync.getBlob", query(blob::get_blob))
+        .route("/xrpc/com.atproto.sync.listBlobs", query(blob::list_blobs))
 }

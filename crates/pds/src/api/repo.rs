@@ -119,7 +119,7 @@ pub async fn create_record(
         None => parse_rkey(Tid::now().as_str())?,
     };
     check_rkey(&collection, &rkey)?;
-    let (record, validation) = prepare_record(&collection, &input.record, input.validate)?;
+    let (record, validation, blobs) = prepare_record(&collection, &input.record, input.validate)?;
     let swap_commit = parse_swap_commit(input.swap_commit)?;
     let write = PreparedWrite {
         action: Some(Action::Create),
@@ -128,6 +128,7 @@ pub async fn create_record(
         record: Some(record),
         swap_record: None,
         validation,
+        blobs,
     };
     let done = records::commit_writes(&st, &did, vec![write], swap_commit).await?;
     let r = done
@@ -160,7 +161,7 @@ pub async fn put_record(
     let collection = parse_collection(&input.collection)?;
     let rkey = parse_rkey(&input.rkey)?;
     check_rkey(&collection, &rkey)?;
-    let (record, validation) = prepare_record(&collection, &input.record, input.validate)?;
+    let (record, validation, blobs) = prepare_record(&collection, &input.record, input.validate)?;
     let write = PreparedWrite {
         action: None,
         collection,
@@ -168,6 +169,7 @@ pub async fn put_record(
         record: Some(record),
         swap_record: parse_swap_record(input.swap_record)?,
         validation,
+        blobs,
     };
     let swap_commit = parse_swap_commit(input.swap_commit)?;
     let done = records::commit_writes(&st, &did, vec![write], swap_commit).await?;
@@ -205,6 +207,7 @@ pub async fn delete_record(
             .map(|s| parse_cid(&s, "swapRecord").map(Some))
             .transpose()?,
         validation: None,
+        blobs: Vec::new(),
     };
     let swap_commit = parse_swap_commit(input.swap_commit)?;
     let done = records::commit_writes(&st, &did, vec![write], swap_commit).await?;
@@ -254,12 +257,13 @@ pub async fn apply_writes(
             (None, Action::Create) => parse_rkey(Tid::now().as_str())?,
             (None, _) => return Err(XrpcError::invalid_request("rkey is required")),
         };
-        let (record, validation) = match action {
-            Action::Delete => (None, None),
+        let (record, validation, blobs) = match action {
+            Action::Delete => (None, None, Vec::new()),
             _ => {
                 check_rkey(&collection, &rkey)?;
-                let (bytes, status) = prepare_record(&collection, &w["value"], input.validate)?;
-                (Some(bytes), status)
+                let (bytes, status, blobs) =
+                    prepare_record(&collection, &w["value"], input.validate)?;
+                (Some(bytes), status, blobs)
             }
         };
         writes.push(PreparedWrite {
@@ -269,6 +273,7 @@ pub async fn apply_writes(
             record,
             swap_record: None,
             validation,
+            blobs,
         });
     }
     let swap_commit = parse_swap_commit(input.swap_commit)?;

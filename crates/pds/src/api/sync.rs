@@ -28,7 +28,10 @@ fn repo_not_found(did: &str) -> XrpcError {
 }
 
 /// The account behind `did`, refusing inactive ones as the sync endpoints must.
-async fn active_account(st: &AppState, did: &str) -> Result<account::Account, XrpcError> {
+pub(super) async fn active_account(
+    st: &AppState,
+    did: &str,
+) -> Result<account::Account, XrpcError> {
     let d = did.to_owned();
     let acct = st
         .store()

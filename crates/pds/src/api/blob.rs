@@ -1,0 +1,173 @@
+//! Blobs: com.atproto.repo.uploadBlob, com.atproto.sync.getBlob, com.atproto.sync.listBlobs.
+
+use aerie_data::Cid;
+use aerie_store::blob::{self, BlobMeta};
+use aerie_syntax::Datetime;
+use aerie_xrpc::{AccessAuth, Params, XrpcError};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value as JsonValue, json};
+
+use crate::AppState;
+use crate::blobstore::sniff_mime;
+use crate::error::store_error;
+
+/// com.atproto.repo.uploadBlob: raw body, stored durably, answered with the blob ref.
+pub async fn upload_blob(
+    State(st): State<AppState>,
+    auth: AccessAuth,
+    req: Request,
+) -> Result<axum::Json<JsonValue>, XrpcError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|v| !v.is_empty() && v != "*/*" && v != "application/octet-stream");
+    let limit = st.config().blob_upload_limit;
+    let bytes = Bytes::from_request(req, &st).await.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            XrpcError::payload_too_large()
+        } else {
+            XrpcError::invalid_request(format!("could not read request body: {r}"))
+        }
+    })?;
+    if bytes.len() as u64 > limit {
+        return Err(XrpcError::payload_too_large());
+    }
+    let mime = declared
+        .or_else(|| sniff_mime(&bytes).map(str::to_owned))
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    let cid = Cid::for_raw(&bytes);
+    let size = bytes.len() as u64;
+    st.blobs().put(&auth.did, &cid, bytes.to_vec()).await?;
+    let (did, meta, now) = (
+        auth.did.clone(),
+        BlobMeta {
+            mime_type: mime.clone(),
+            size,
+        },
+        Datetime::now().into_string(),
+    );
+    st.store()
+        .write(move |tx: &aerie_store::Transaction<'_>| blob::insert(tx, &did, &cid, &meta, &now))
+        .await
+        .map_err(store_error)?;
+    Ok(axum::Json(json!({
+        "blob": {
+            "$type": "blob",
+            "ref": { "$link": cid.to_string() },
+            "mimeType": mime,
+            "size": size,
+        }
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct GetBlobParams {
+    did: String,
+    cid: String,
+}
+
+fn blob_not_found() -> XrpcError {
+    XrpcError::named("BlobNotFound", "Blob not found")
+}
+
+/// com.atproto.sync.getBlob: only blobs some record references are served.
+pub async fn get_blob(
+    State(st): State<AppState>,
+    Params(p): Params<GetBlobParams>,
+) -> Result<Response, XrpcError> {
+    let cid: Cid = p
+        .cid
+        .parse()
+        .map_err(|_| XrpcError::invalid_request(format!("Invalid cid: {}", p.cid)))?;
+    super::sync::active_account(&st, &p.did).await?;
+    let did = p.did.clone();
+    let meta = st
+        .store()
+        .read(
+            move |c| -> Result<Option<BlobMeta>, aerie_store::StoreError> {
+                if !blob::is_referenced(c, &did, &cid)? {
+                    return Ok(None);
+                }
+                blob::get(c, &did, &cid)
+            },
+        )
+        .await
+        .map_err(store_error)?
+        .ok_or_else(blob_not_found)?;
+    let bytes = st
+        .blobs()
+        .get(&p.did, &cid)
+        .await?
+        .ok_or_else(blob_not_found)?;
+    let mut resp = Body::from(bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&meta.mime_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    // User content served from the PDS origin must never run as a page.
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct ListBlobsParams {
+    did: String,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// com.atproto.sync.listBlobs: CIDs of the blobs the repo's records reference.
+pub async fn list_blobs(
+    State(st): State<AppState>,
+    Params(p): Params<ListBlobsParams>,
+) -> Result<axum::Json<JsonValue>, XrpcError> {
+    let limit = p.limit.unwrap_or(500);
+    if !(1..=1000).contains(&limit) {
+        return Err(XrpcError::invalid_request(
+            "limit must be between 1 and 1000",
+        ));
+    }
+    let cursor: Option<Cid> = p
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse()
+                .map_err(|_| XrpcError::invalid_request("Invalid cursor"))
+        })
+        .transpose()?;
+    super::sync::active_account(&st, &p.did).await?;
+    let did = p.did.clone();
+    let cids = st
+        .store()
+        .read(move |c| blob::list_referenced(c, &did, cursor.as_ref(), limit))
+        .await
+        .map_err(store_error)?;
+    let mut out = json!({ "cids": cids.iter().map(|c| c.to_string()).collect::<Vec<_>>() });
+    if cids.len() as u32 == limit
+        && let Some(last) = cids.last()
+    {
+        out["cursor"] = json!(last.to_string());
+    }
+    Ok(axum::Json(out))
+}
