@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench_cmd;
 mod plc_cmd;
 mod repo_cmd;
 mod serve_cmd;
@@ -22,6 +23,8 @@ enum Command {
     Plc(plc_cmd::PlcArgs),
     /// Run the Personal Data Server (dev mode on http://localhost:2583 when unconfigured).
     Serve(serve_cmd::ServeArgs),
+    /// Load-test a PDS on loopback (Aerie or any other) and report throughput and latency.
+    Bench(bench_cmd::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,6 +33,7 @@ fn main() -> std::process::ExitCode {
         Command::Repo(args) => repo_cmd::run(args),
         Command::Plc(args) => plc_cmd::run(args),
         Command::Serve(args) => serve_cmd::run(args),
+        Command::Bench(args) => bench_cmd::run(args),
     };
     match result {
         Ok(code) => code,
