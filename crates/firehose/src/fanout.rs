@@ -53,7 +53,8 @@ pub struct Config {
     /// Bytes a subscriber may fall behind the live stream (counted from when it subscribed)
     /// before it gets `ConsumerTooSlow`.
     pub max_behind_bytes: u64,
-    /// Events per log read while replaying or catching up.
+    /// Events per log read while replaying or catching up. Each catching-up subscriber holds
+    /// one batch of frames (its own copies, read from the log), so this bounds its memory.
     pub replay_batch: usize,
     /// How long one WebSocket send may wait for a client that stopped reading before the
     /// connection is dropped. A stalled client cannot be sent `ConsumerTooSlow` (it does not
@@ -62,14 +63,14 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// 4,096 events / 64 MiB of ring, 256 MiB behind allowed, 500-event log reads, 120 s
+    /// 4,096 events / 64 MiB of ring, 256 MiB behind allowed, 100-event log reads, 120 s
     /// send timeout.
     fn default() -> Config {
         Config {
             ring_events: 4096,
             ring_bytes: 64 << 20,
             max_behind_bytes: 256 << 20,
-            replay_batch: 500,
+            replay_batch: 100,
             send_timeout: Duration::from_secs(120),
         }
     }
@@ -341,6 +342,11 @@ impl Subscription {
                 return Ok(None);
             }
             if let Some(e) = self.backlog.pop_front() {
+                if self.backlog.is_empty() {
+                    // Give the batch's buffer back: thousands of subscribers that once
+                    // replayed must not each keep a batch-sized allocation while idle.
+                    self.backlog = VecDeque::new();
+                }
                 if e.seq > self.last_sent {
                     return Ok(Some(self.deliver(e)));
                 }

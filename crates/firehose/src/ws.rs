@@ -1,6 +1,7 @@
 //! The WebSocket endpoint `com.atproto.sync.subscribeRepos`.
 
 use axum::body::Bytes;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
@@ -15,28 +16,39 @@ const CLIENT_MESSAGE_MAX: usize = 16 * 1024;
 /// Axum handler for `GET /xrpc/com.atproto.sync.subscribeRepos?cursor=<seq>`.
 ///
 /// Mount with `.route("/xrpc/com.atproto.sync.subscribeRepos", get(subscribe_repos))` on a
-/// router whose state provides a [`Firehose`] (`impl FromRef<AppState> for Firehose`). A
-/// `cursor` that is not a non-negative integer gets a 400 XRPC error before the upgrade.
+/// router whose state provides a [`Firehose`] (`impl FromRef<AppState> for Firehose`). Before
+/// the upgrade, a `cursor` that is not a non-negative integer gets 400 and a request that is
+/// not a WebSocket upgrade gets the upgrade's status (405, 400 or 426), each with an XRPC
+/// error body.
 pub async fn subscribe_repos(
     State(firehose): State<Firehose>,
     RawQuery(query): RawQuery,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let cursor = match parse_cursor(query.as_deref()) {
         Ok(c) => c,
-        Err(message) => {
-            let body = format!(r#"{{"error":"InvalidRequest","message":"{message}"}}"#);
-            return (
-                StatusCode::BAD_REQUEST,
-                [(header::CONTENT_TYPE, "application/json")],
-                body,
-            )
-                .into_response();
+        Err(message) => return xrpc_error(StatusCode::BAD_REQUEST, "InvalidRequest", message),
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            return xrpc_error(
+                rejection.status(),
+                "InvalidRequest",
+                "this endpoint is a WebSocket subscription: send a GET with Upgrade: websocket",
+            );
         }
     };
     let sub = firehose.subscribe(cursor);
     ws.max_message_size(CLIENT_MESSAGE_MAX)
         .on_upgrade(move |socket| serve(socket, sub))
+}
+
+/// An XRPC error response. `message` is one of this module's fixed strings (no JSON escaping
+/// needed).
+fn xrpc_error(status: StatusCode, error: &str, message: &str) -> Response {
+    let body = format!(r#"{{"error":"{error}","message":"{message}"}}"#);
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// The `cursor` query parameter. Messages are fixed strings (they go into JSON unescaped).

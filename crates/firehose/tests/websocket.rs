@@ -169,3 +169,23 @@ async fn websocket_server_shutdown_closes_the_stream() {
         other => panic!("expected close, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn plain_http_get_gets_an_xrpc_error_not_a_stream() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start().await;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(
+        format!("GET {PATH} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.unwrap();
+    let status_line = response.lines().next().unwrap();
+    assert!(status_line.contains(" 4"), "{status_line}");
+    assert!(
+        response.contains(r#"{"error":"InvalidRequest""#),
+        "{response}"
+    );
+}
