@@ -28,11 +28,18 @@ pub struct ResolverConfig {
     pub allow_localhost_did_web: bool,
     /// Whether handles under `.test` are resolved (development networks use them).
     pub allow_test_tld: bool,
-    /// Hosts answered by a fixed origin instead of `https://<host>`: an entry
-    /// `("test", "http://127.0.0.1:2583")` sends the well-known lookups of every handle and
-    /// `did:web` host equal to or ending in `.test` to that origin. This is operator
-    /// configuration (dev networks, tests), so plain http is allowed here.
+    /// Hosts served by a fixed origin instead of `https://<host>`, like `curl --resolve`:
+    /// an entry `("test", "http://127.0.0.1:2583")` fetches the well-known documents of
+    /// every handle and `did:web` host equal to or ending in `.test` from
+    /// `http://<host>:2583/…`, connecting to 127.0.0.1. The request keeps the real host
+    /// name (so a server can tell accounts apart by `Host`). This is operator configuration
+    /// (dev networks, tests), so plain http is allowed here.
     pub origin_overrides: Vec<(String, String)>,
+    /// Whether handles, did:web hosts and redirects may lead to loopback, private or
+    /// link-local addresses. Off in production (a handle must not make the server probe
+    /// its own network); hosts named in `plc_url` and `origin_overrides`, and `localhost`
+    /// when `allow_localhost_did_web`, are trusted either way.
+    pub allow_private_addresses: bool,
     /// Timeout of each HTTP request, connection included.
     pub http_timeout: Duration,
     /// Timeout of each DNS lookup.
@@ -64,6 +71,7 @@ impl Default for ResolverConfig {
             allow_localhost_did_web: false,
             allow_test_tld: false,
             origin_overrides: Vec::new(),
+            allow_private_addresses: false,
             http_timeout: Duration::from_secs(10),
             dns_timeout: Duration::from_secs(3),
             max_response_bytes: crate::MAX_DOCUMENT_BYTES,
@@ -78,8 +86,8 @@ impl Default for ResolverConfig {
 }
 
 impl ResolverConfig {
-    /// The origin override for `host`, if one matches.
-    pub(crate) fn origin_override(&self, host: &str) -> Option<&str> {
+    /// The origin override whose suffix covers `host`, if one does.
+    fn origin_override(&self, host: &str) -> Option<&str> {
         self.origin_overrides.iter().find_map(|(suffix, origin)| {
             let matches = host == suffix
                 || host
@@ -87,5 +95,30 @@ impl ResolverConfig {
                     .is_some_and(|rest| rest.ends_with('.'));
             matches.then_some(origin.as_str())
         })
+    }
+
+    /// The origin `host`'s well-known documents are fetched from: `https://<host>`, or for
+    /// an overridden host the override's scheme and port with `host` kept as the name.
+    pub(crate) fn origin_for(&self, host: &str) -> String {
+        let Some(parsed) = self
+            .origin_override(host)
+            .and_then(|o| reqwest::Url::parse(o).ok())
+        else {
+            return format!("https://{host}");
+        };
+        match parsed.port() {
+            Some(port) => format!("{}://{host}:{port}", parsed.scheme()),
+            None => format!("{}://{host}", parsed.scheme()),
+        }
+    }
+
+    /// For an overridden host, the host (name or address) to connect to instead.
+    pub(crate) fn connect_host(&self, host: &str) -> Option<String> {
+        let parsed = reqwest::Url::parse(self.origin_override(host)?).ok()?;
+        match parsed.host()? {
+            url::Host::Domain(d) => Some(d.to_ascii_lowercase()),
+            url::Host::Ipv4(ip) => Some(ip.to_string()),
+            url::Host::Ipv6(ip) => Some(ip.to_string()),
+        }
     }
 }

@@ -199,22 +199,11 @@ impl Resolver {
         self.inner.handles.remove(handle);
     }
 
-    /// The URL `did`'s document is fetched from (for an overridden `did:web` host, the
-    /// override's address; the request then carries the DID's host in `Host`).
+    /// The URL `did`'s document is fetched from.
     pub fn did_document_url(&self, did: &Did) -> Result<reqwest::Url, IdentityError> {
-        self.did_document_target(did).map(|(url, _)| url)
-    }
-
-    fn did_document_target(
-        &self,
-        did: &Did,
-    ) -> Result<(reqwest::Url, Option<String>), IdentityError> {
         let config = &self.inner.config;
-        let (url, host) = match did.method() {
-            "plc" => (
-                format!("{}/{}", config.plc_url.trim_end_matches('/'), did.as_str()),
-                None,
-            ),
+        let url = match did.method() {
+            "plc" => format!("{}/{}", config.plc_url.trim_end_matches('/'), did.as_str()),
             "web" => self.did_web_url(did)?,
             _ => {
                 return Err(IdentityError::UnsupportedDidMethod {
@@ -222,12 +211,11 @@ impl Resolver {
                 });
             }
         };
-        Ok((check_scheme(&url)?, host))
+        check_scheme(&url)
     }
 
-    /// The did.json URL of a hostname `did:web`, and the `Host` to send when an origin
-    /// override redirects it.
-    fn did_web_url(&self, did: &Did) -> Result<(String, Option<String>), IdentityError> {
+    /// The did.json URL of a hostname `did:web`.
+    fn did_web_url(&self, did: &Did) -> Result<String, IdentityError> {
         let config = &self.inner.config;
         let invalid = |reason| IdentityError::InvalidDidWeb {
             did: did.to_string(),
@@ -256,7 +244,7 @@ impl Resolver {
                 return Err(invalid("localhost is only resolved in development"));
             }
             let port = port.map(|p| format!(":{p}")).unwrap_or_default();
-            return Ok((format!("http://{host}{port}/.well-known/did.json"), None));
+            return Ok(format!("http://{host}{port}/.well-known/did.json"));
         }
         if port.is_some() {
             return Err(invalid("ports are only allowed for localhost"));
@@ -265,27 +253,20 @@ impl Resolver {
         if hostname.has_disallowed_tld(config.allow_test_tld) {
             return Err(invalid("disallowed top-level domain"));
         }
-        Ok(match config.origin_override(hostname.as_str()) {
-            Some(origin) => (
-                format!("{origin}/.well-known/did.json"),
-                Some(hostname.into_string()),
-            ),
-            None => (
-                format!("https://{}/.well-known/did.json", hostname.as_str()),
-                None,
-            ),
-        })
+        Ok(format!(
+            "{}/.well-known/did.json",
+            config.origin_for(hostname.as_str())
+        ))
     }
 
     async fn fetch_did(&self, did: &Did) -> Result<DidDocument, IdentityError> {
-        let (url, host) = self.did_document_target(did)?;
+        let url = self.did_document_url(did)?;
         let shown = url.to_string();
         let (status, body) = get_bounded(
             &self.inner.clients.no_redirect,
             url,
             "application/did+ld+json, application/json",
             self.inner.config.max_response_bytes,
-            host.as_deref(),
         )
         .await?;
         match status {
@@ -393,17 +374,13 @@ impl Resolver {
     /// The DID served at `https://<handle>/.well-known/atproto-did` (uncached). `Ok(None)`
     /// for a non-2xx answer or a body that is not a DID.
     pub async fn resolve_handle_http(&self, handle: &Handle) -> Result<Option<Did>, IdentityError> {
-        let (origin, host) = match self.inner.config.origin_override(handle.as_str()) {
-            Some(origin) => (origin.to_owned(), Some(handle.as_str())),
-            None => (format!("https://{}", handle.as_str()), None),
-        };
+        let origin = self.inner.config.origin_for(handle.as_str());
         let url = check_scheme(&format!("{origin}/.well-known/atproto-did"))?;
         let (status, body) = get_bounded(
             &self.inner.clients.bounded_redirect,
             url,
             "text/plain",
             MAX_WELL_KNOWN_BYTES,
-            host,
         )
         .await?;
         if !(200..300).contains(&status) {

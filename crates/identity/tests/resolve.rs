@@ -334,7 +334,10 @@ async fn did_web_host_resolves_through_its_well_known_did_json() {
             .did_document_url(&did("did:web:carol.test"))
             .unwrap()
             .as_str(),
-        format!("http://{}/.well-known/did.json", net.web_addr)
+        format!(
+            "http://carol.test:{}/.well-known/did.json",
+            net.web_addr.port()
+        )
     );
     let doc = resolver
         .resolve_did(&did("did:web:carol.test"))
@@ -805,4 +808,59 @@ async fn service_auth_verifies_against_the_resolved_key_and_follows_a_rotation()
         .await
         .unwrap_err();
     assert_eq!(err.xrpc_error_name(), Some("BadJwtIss"));
+}
+
+#[tokio::test]
+async fn lookups_named_by_strangers_never_reach_private_addresses() {
+    let net = Net::start().await;
+    let production_like = Resolver::new(ResolverConfig {
+        allow_localhost_did_web: false,
+        allow_private_addresses: false,
+        ..net.config()
+    })
+    .unwrap();
+    let d = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
+    let port = net.web_addr.port();
+    // The web server is reached through the operator's override; the redirects it hands
+    // out must not lead to loopback by name, nor to private or metadata addresses.
+    net.web.set("localhost", "/x", Reply::ok(d));
+    for (name, target) in [
+        ("byname.test", format!("http://localhost:{port}/x")),
+        ("metadata.test", "http://169.254.169.254/latest".to_owned()),
+        ("lan.test", "http://10.0.0.1/x".to_owned()),
+        ("v6.test", format!("http://[::1]:{port}/x")),
+    ] {
+        net.web.set(
+            name,
+            "/.well-known/atproto-did",
+            Reply {
+                status: 302,
+                location: Some(target.clone()),
+                body: String::new(),
+            },
+        );
+        let err = production_like
+            .resolve_handle_http(&handle(name))
+            .await
+            .unwrap_err();
+        // Refused before connecting, by the address check (not a failed connection).
+        let refused = err.to_string();
+        assert!(
+            matches!(err, IdentityError::Http { .. })
+                && (refused.contains("no public address") || refused.contains("non-public")),
+            "{target}: {err}"
+        );
+    }
+    assert_eq!(net.web.hits("localhost", "/x"), 0);
+    // The same redirect by name is followed when private addresses are allowed.
+    let dev = Resolver::new(ResolverConfig {
+        allow_private_addresses: true,
+        ..net.config()
+    })
+    .unwrap();
+    let got = dev
+        .resolve_handle_http(&handle("byname.test"))
+        .await
+        .unwrap();
+    assert_eq!(got, Some(did(d)));
 }
