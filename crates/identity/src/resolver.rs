@@ -203,7 +203,17 @@ impl Resolver {
     pub fn did_document_url(&self, did: &Did) -> Result<reqwest::Url, IdentityError> {
         let config = &self.inner.config;
         let url = match did.method() {
-            "plc" => format!("{}/{}", config.plc_url.trim_end_matches('/'), did.as_str()),
+            "plc" => {
+                // 24 characters of lowercase base32, as derived from the genesis operation;
+                // anything else cannot exist and is not worth a request.
+                let id = did.identifier();
+                if id.len() != 24 || !id.bytes().all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7')) {
+                    return Err(IdentityError::DidNotFound {
+                        did: did.to_string(),
+                    });
+                }
+                format!("{}/{}", config.plc_url.trim_end_matches('/'), did.as_str())
+            }
             "web" => self.did_web_url(did)?,
             _ => {
                 return Err(IdentityError::UnsupportedDidMethod {

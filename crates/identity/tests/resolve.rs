@@ -287,6 +287,34 @@ async fn unknown_plc_did_is_not_found() {
 }
 
 #[tokio::test]
+async fn malformed_plc_identifier_is_not_found_without_a_request() {
+    let net = Net::start().await;
+    // A directory nobody listens on: any request would fail as a network error.
+    let r = Resolver::new(ResolverConfig {
+        plc_url: "http://127.0.0.1:1".to_owned(),
+        ..net.config()
+    })
+    .unwrap();
+    let err = r
+        .resolve_did(&did("did:plc:ewvi7nxzyoun6zhxrhs64oiz"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IdentityError::Http { .. }), "{err}");
+    for bad in [
+        "did:plc:short",
+        "did:plc:%2E%2E",
+        "did:plc:AAAAAAAAAAAAAAAAAAAAAAAA",
+        "did:plc:aaaaaaaaaaaaaaaaaaaaaaa1",
+    ] {
+        let err = r.resolve_did(&did(bad)).await.unwrap_err();
+        assert!(
+            matches!(err, IdentityError::DidNotFound { .. }),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn unsupported_did_method_is_refused() {
     let net = Net::start().await;
     let err = net
