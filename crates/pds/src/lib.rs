@@ -26,6 +26,7 @@ mod error;
 mod password;
 pub mod plc;
 mod records;
+pub mod sequencer;
 pub mod serve;
 mod session;
 pub mod state;

@@ -20,8 +20,8 @@ use aerie_store::{Connection, StoreError, Transaction, account, repo as repo_tab
 use aerie_syntax::{Datetime, Did, Nsid, RecordKey, Tid};
 use aerie_xrpc::XrpcError;
 
-use crate::AppState;
 use crate::error::JobError;
+use crate::{AppState, sequencer};
 
 /// Largest record, as encoded CBOR (relays refuse record blocks over 1,000,000 bytes).
 pub const MAX_RECORD_BYTES: usize = 1_000_000;
@@ -197,17 +197,19 @@ pub async fn commit_writes(
         }
     };
     let out = (commit.cid, commit.rev.as_str().to_owned());
-    let did_s = did.as_str().to_owned();
-    st.store()
+    let (did_s, did_c) = (did.as_str().to_owned(), did.clone());
+    let event = st
+        .store()
         .write(move |tx: &Transaction<'_>| {
             persist_commit(tx, &did_s, &commit, Some(prev_commit))?;
             for (path, blobs) in &blob_refs {
                 aerie_store::blob::set_record_blobs(tx, &did_s, path, blobs)?;
             }
-            Ok(())
+            sequencer::append(tx, &sequencer::commit_event(&did_c, &commit)?)
         })
         .await
         .map_err(crate::error::store_error)?;
+    sequencer::publish(st.firehose(), vec![event]).await;
     Ok(Committed {
         commit: Some(out),
         results,

@@ -14,13 +14,13 @@ use crate::{AppState, Config, Error, api};
 pub const DB_FILE: &str = "aerie.sqlite";
 
 /// Opens the store and builds the state for `config`.
-pub fn open(config: Config) -> Result<AppState, Error> {
+pub async fn open(config: Config) -> Result<AppState, Error> {
     let store = Store::open(
         &config.data_directory.join(DB_FILE),
         StoreOptions::default(),
     )
     .map_err(|e| Error::Store(e.to_string()))?;
-    AppState::new(config, store)
+    AppState::new(config, store).await
 }
 
 /// The full router: XRPC routes, panic recovery, and in dev mode the in-process PLC
@@ -42,6 +42,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    let firehose = state.firehose().clone();
+    // Subscribers hold their WebSocket open forever; end them so the drain can finish.
+    let shutdown = async move {
+        shutdown.await;
+        firehose.shutdown();
+    };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
@@ -54,7 +60,7 @@ pub async fn serve(
 /// Binds `PDS_BIND_HOST:PDS_PORT` and serves until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> Result<(), Error> {
     let addr = format!("{}:{}", config.bind_host, config.port);
-    let state = open(config)?;
+    let state = open(config).await?;
     let listener = TcpListener::bind(&addr).await.map_err(|source| Error::Io {
         context: format!("binding {addr}"),
         source,

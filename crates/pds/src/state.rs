@@ -8,9 +8,12 @@ use aerie_store::Store;
 use aerie_xrpc::{AdminPassword, AuthKeys};
 use axum::extract::FromRef;
 
+use aerie_firehose::Firehose;
+
 use crate::blobstore::DiskBlobs;
 use crate::config::Config;
 use crate::plc::PlcClient;
+use crate::sequencer::StoreLog;
 use crate::{Error, config::PlcMode};
 
 /// Everything a request handler needs.
@@ -28,11 +31,19 @@ struct Inner {
     rotation_key: SigningKey,
     repo_locks: RepoLocks,
     blobs: DiskBlobs,
+    firehose: Firehose,
 }
 
 impl AppState {
-    /// Builds the state from a resolved config and an opened store.
-    pub fn new(config: Config, store: Store) -> Result<AppState, Error> {
+    /// Builds the state from a resolved config and an opened store (the firehose starts
+    /// after the store's last event).
+    pub async fn new(config: Config, store: Store) -> Result<AppState, Error> {
+        let firehose = Firehose::open(
+            Arc::new(StoreLog(store.clone())),
+            aerie_firehose::Config::default(),
+        )
+        .await
+        .map_err(|e| Error::Store(format!("opening the firehose: {e}")))?;
         let rotation_key = SigningKey::from_bytes(KeyType::K256, config.plc_rotation_key.expose())
             .map_err(|e| Error::Config(format!("PLC rotation key: {e}")))?;
         let plc = match &config.plc {
@@ -50,6 +61,7 @@ impl AppState {
                 rotation_key,
                 repo_locks: RepoLocks::default(),
                 blobs,
+                firehose,
             }),
         })
     }
@@ -79,6 +91,11 @@ impl AppState {
         &self.inner.rotation_key
     }
 
+    /// The event stream.
+    pub fn firehose(&self) -> &Firehose {
+        &self.inner.firehose
+    }
+
     /// The blob store.
     pub fn blobs(&self) -> &DiskBlobs {
         &self.inner.blobs
@@ -93,6 +110,12 @@ impl AppState {
 impl FromRef<AppState> for AuthKeys {
     fn from_ref(s: &AppState) -> AuthKeys {
         s.inner.keys.clone()
+    }
+}
+
+impl FromRef<AppState> for Firehose {
+    fn from_ref(s: &AppState) -> Firehose {
+        s.inner.firehose.clone()
     }
 }
 

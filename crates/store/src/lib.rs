@@ -19,7 +19,8 @@
 //! The typed table operations live in [`account`], [`token`], [`invite`], [`repo`] and
 //! [`blob`]; each
 //! takes a `&Connection`, so the same function works on a reader and inside a write job.
-//! The firehose sequencer (later) appends its event inside the same write job as the commit.
+//! The firehose sequencer ([`seq`]) appends its event inside the same write job as the commit,
+//! so the log and the repos never disagree.
 
 #![deny(missing_docs)]
 
@@ -29,6 +30,7 @@ mod error;
 pub mod invite;
 mod migrate;
 pub mod repo;
+pub mod seq;
 pub mod token;
 mod writer;
 

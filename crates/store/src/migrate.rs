@@ -95,6 +95,17 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX record_blob_path ON record_blob(did, record_path);
     "#,
+    // 3: the firehose sequencer log: encoded frames, seq assigned in the write transaction.
+    r#"
+    CREATE TABLE repo_seq (
+        seq          INTEGER PRIMARY KEY,
+        did          TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        frame        BLOB NOT NULL,
+        sequenced_at TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX repo_seq_did ON repo_seq(did);
+    "#,
 ];
 
 /// The schema version this build creates.

@@ -92,15 +92,27 @@ pub async fn update_handle(
         ));
     }
     crate::plc::update_handle(st.plc(), st.rotation_key(), &did, &handle).await?;
-    let (d, h) = (auth.did.clone(), handle.as_str().to_owned());
-    let updated = st
+    let (d, h, did_c, handle_c) = (
+        auth.did.clone(),
+        handle.as_str().to_owned(),
+        did.clone(),
+        handle.clone(),
+    );
+    let event = st
         .store()
-        .write(move |tx: &aerie_store::Transaction<'_>| account::set_handle(tx, &d, &h))
-        .await
-        .map_err(store_error)?;
-    if !updated {
-        return Err(XrpcError::invalid_request("Account not found"));
-    }
+        .write(
+            move |tx: &aerie_store::Transaction<'_>| -> Result<_, crate::error::JobError> {
+                if !account::set_handle(tx, &d, &h)? {
+                    return Err(XrpcError::invalid_request("Account not found").into());
+                }
+                Ok(crate::sequencer::append(
+                    tx,
+                    &crate::sequencer::identity_event(&did_c, Some(&handle_c)),
+                )?)
+            },
+        )
+        .await?;
+    crate::sequencer::publish(st.firehose(), vec![event]).await;
     Ok(())
 }
 

@@ -133,5 +133,9 @@ fn sync_routes() -> Router<AppState> {
         .route("/xrpc/com.atproto.sync.getBlocks", query(sync::get_blocks))
         .route("/xrpc/com.atproto.sync.listRepos", query(sync::list_repos))
         .route("/xrpc/com.atproto.sync.getBlob", query(blob::get_blob))
+        .route(
+            "/xrpc/com.atproto.sync.subscribeRepos",
+            get(aerie_firehose::subscribe_repos),
+        )
         .route("/xrpc/com.atproto.sync.listBlobs", query(blob::list_blobs))
 }

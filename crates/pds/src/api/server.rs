@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as JsonValue, json};
 
 use crate::error::{JobError, store_error};
+use crate::sequencer::{self, Sequenced};
 use crate::session::{self, REFRESH_GRACE_SECS};
 use crate::{AppState, password, plc};
 
@@ -210,46 +211,56 @@ pub async fn create_account(
         handle.as_str().to_owned(),
         tokens.row.clone(),
     );
-    st.store()
-        .write(move |tx: &Transaction<'_>| -> Result<(), JobError> {
-            if let Some(code) = &invite_code {
-                if !invite::is_usable(tx, code)? {
-                    return Err(invite_unavailable().into());
+    let (did_c, handle_c) = (did.clone(), handle.clone());
+    let events = st
+        .store()
+        .write(
+            move |tx: &Transaction<'_>| -> Result<Vec<Sequenced>, JobError> {
+                if let Some(code) = &invite_code {
+                    if !invite::is_usable(tx, code)? {
+                        return Err(invite_unavailable().into());
+                    }
+                    invite::record_use(tx, code, &did_s, &now)?;
                 }
-                invite::record_use(tx, code, &did_s, &now)?;
-            }
-            account::insert(
-                tx,
-                &account::NewAccount {
-                    did: &did_s,
-                    handle: &handle_s,
-                    email: Some(&email),
-                    password_hash: Some(&password_hash),
-                    signing_key: &key_bytes,
-                    created_at: &now,
-                },
-            )?;
-            let rev = commit.rev.as_str();
-            repo_table::put_blocks(
-                tx,
-                &did_s,
-                rev,
-                commit.new_blocks.iter().map(|(c, b)| (*c, b.as_slice())),
-            )?;
-            repo_table::set_root(
-                tx,
-                &did_s,
-                repo_table::RepoRoot {
-                    commit: commit.cid,
+                account::insert(
+                    tx,
+                    &account::NewAccount {
+                        did: &did_s,
+                        handle: &handle_s,
+                        email: Some(&email),
+                        password_hash: Some(&password_hash),
+                        signing_key: &key_bytes,
+                        created_at: &now,
+                    },
+                )?;
+                let rev = commit.rev.as_str();
+                repo_table::put_blocks(
+                    tx,
+                    &did_s,
                     rev,
-                    data: commit.data,
-                },
-                &now,
-            )?;
-            session::store_row(tx, &row)?;
-            Ok(())
-        })
+                    commit.new_blocks.iter().map(|(c, b)| (*c, b.as_slice())),
+                )?;
+                repo_table::set_root(
+                    tx,
+                    &did_s,
+                    repo_table::RepoRoot {
+                        commit: commit.cid,
+                        rev,
+                        data: commit.data,
+                    },
+                    &now,
+                )?;
+                session::store_row(tx, &row)?;
+                // As the reference: #identity, #account (active), then the first #commit.
+                Ok(vec![
+                    sequencer::append(tx, &sequencer::identity_event(&did_c, Some(&handle_c)))?,
+                    sequencer::append(tx, &sequencer::active_event(&did_c))?,
+                    sequencer::append(tx, &sequencer::commit_event(&did_c, &commit)?)?,
+                ])
+            },
+        )
         .await?;
+    sequencer::publish(st.firehose(), events).await;
 
     let did_doc = st.plc().document(&did).await;
     Ok(axum::Json(CreateAccountOutput {

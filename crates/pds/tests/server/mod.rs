@@ -27,7 +27,7 @@ impl Server {
         }
         .resolve()
         .unwrap();
-        let state = serve::open(config).unwrap();
+        let state = serve::open(config).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             serve::serve(listener, state, async {
