@@ -120,6 +120,13 @@ pub enum IdentityError {
         /// The audience given.
         aud: String,
     },
+    /// A requested token expiry outside what `getServiceAuth` grants (XRPC `BadExpiration`,
+    /// answered with 400, unlike the 401 token errors).
+    #[error("{reason}")]
+    BadExpiration {
+        /// Why, in the reference's words.
+        reason: &'static str,
+    },
     /// The operating system's random number generator failed.
     #[error("random number generator failed: {0}")]
     Rng(String),
@@ -175,8 +182,9 @@ pub enum IdentityError {
 
 impl IdentityError {
     /// The XRPC error name for a service-auth failure (`BadJwt`, `BadJwtType`, `JwtExpired`,
-    /// `BadJwtAudience`, `BadJwtLexiconMethod`, `BadJwtIss`, `BadJwtSignature`), all of
-    /// which are answered with HTTP 401; `None` for resolution errors.
+    /// `BadJwtAudience`, `BadJwtLexiconMethod`, `BadJwtIss`, `BadJwtSignature`, all
+    /// answered with HTTP 401) or a refused token request (`BadExpiration`, HTTP 400);
+    /// `None` for resolution errors.
     pub fn xrpc_error_name(&self) -> Option<&'static str> {
         Some(match self {
             IdentityError::BadJwt { .. } => "BadJwt",
@@ -186,6 +194,7 @@ impl IdentityError {
             IdentityError::BadJwtLexiconMethod { .. } => "BadJwtLexiconMethod",
             IdentityError::BadJwtIss { .. } => "BadJwtIss",
             IdentityError::BadJwtSignature { .. } => "BadJwtSignature",
+            IdentityError::BadExpiration { .. } => "BadExpiration",
             _ => return None,
         })
     }

@@ -40,6 +40,64 @@ pub const CLOCK_SKEW_SECS: i64 = 10;
 /// bounded for whatever arrives in an `Authorization` header.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
+/// Longest lifetime `getServiceAuth` grants a token bound to a method, as the reference.
+pub const MAX_TTL_SECS: i64 = 60 * 60;
+
+/// Longest lifetime `getServiceAuth` grants a token bound to no method, as the reference.
+pub const MAX_METHODLESS_TTL_SECS: i64 = 60;
+
+/// Account-management methods the reference PDS never mints service tokens for nor proxies:
+/// they must be called on the account's own PDS directly.
+pub const PROTECTED_METHODS: [&str; 16] = [
+    "com.atproto.admin.sendEmail",
+    "com.atproto.identity.requestPlcOperationSignature",
+    "com.atproto.identity.signPlcOperation",
+    "com.atproto.identity.updateHandle",
+    "com.atproto.server.activateAccount",
+    "com.atproto.server.confirmEmail",
+    "com.atproto.server.createAppPassword",
+    "com.atproto.server.deactivateAccount",
+    "com.atproto.server.getAccountInviteCodes",
+    "com.atproto.server.getSession",
+    "com.atproto.server.listAppPasswords",
+    "com.atproto.server.requestAccountDelete",
+    "com.atproto.server.requestEmailConfirmation",
+    "com.atproto.server.requestEmailUpdate",
+    "com.atproto.server.revokeAppPassword",
+    "com.atproto.server.updateEmail",
+];
+
+/// Whether `method` is one of [`PROTECTED_METHODS`].
+pub fn is_protected_method(method: &str) -> bool {
+    PROTECTED_METHODS.contains(&method)
+}
+
+/// Methods for which the reference requires a full-access or privileged session (not a
+/// plain app password) to mint a token: the chat service, and `createAccount` (migration).
+pub fn is_privileged_method(method: &str) -> bool {
+    method.starts_with("chat.bsky.") || method == "com.atproto.server.createAccount"
+}
+
+/// The `exp` for a `getServiceAuth` request made at `now`: the requested one if allowed
+/// (not past, at most [`MAX_TTL_SECS`] ahead, and at most [`MAX_METHODLESS_TTL_SECS`] ahead
+/// without `lxm`), else `now + DEFAULT_TTL_SECS` when none was asked for.
+pub fn requested_expiry(now: i64, exp: Option<i64>, has_lxm: bool) -> Result<i64, IdentityError> {
+    let Some(exp) = exp else {
+        return Ok(now.saturating_add(DEFAULT_TTL_SECS));
+    };
+    let ahead = exp.saturating_sub(now);
+    let reason = if ahead < 0 {
+        "expiration is in past"
+    } else if ahead > MAX_TTL_SECS {
+        "cannot request a token with an expiration more than an hour in the future"
+    } else if !has_lxm && ahead > MAX_METHODLESS_TTL_SECS {
+        "cannot request a method-less token with an expiration more than a minute in the future"
+    } else {
+        return Ok(exp);
+    };
+    Err(IdentityError::BadExpiration { reason })
+}
+
 /// `typ` values that mark a JWT as something other than a service token.
 const FORBIDDEN_TYPES: [&str; 3] = ["at+jwt", "refresh+jwt", "dpop+jwt"];
 

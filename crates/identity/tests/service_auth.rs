@@ -541,3 +541,61 @@ async fn tokens_minted_by_the_reference_verify() {
         check(&tampered, &keys, Err("BadJwtSignature")).await;
     }
 }
+
+#[test]
+fn requested_expiry_follows_get_service_auth_rules() {
+    use service_auth::requested_expiry;
+    let now = IAT;
+    let name = |r: Result<i64, IdentityError>| r.map_err(|e| e.xrpc_error_name());
+    assert_eq!(requested_expiry(now, None, false), Ok(now + 60));
+    assert_eq!(
+        name(requested_expiry(now, Some(now - 1), true)),
+        Err(Some("BadExpiration"))
+    );
+    assert_eq!(
+        requested_expiry(now, Some(now + 3600), true),
+        Ok(now + 3600)
+    );
+    assert_eq!(
+        name(requested_expiry(now, Some(now + 3601), true)),
+        Err(Some("BadExpiration"))
+    );
+    assert_eq!(requested_expiry(now, Some(now + 60), false), Ok(now + 60));
+    assert_eq!(
+        name(requested_expiry(now, Some(now + 61), false)),
+        Err(Some("BadExpiration"))
+    );
+    assert_eq!(
+        name(requested_expiry(now, Some(i64::MIN), false)),
+        Err(Some("BadExpiration"))
+    );
+    assert_eq!(
+        name(requested_expiry(now, Some(i64::MAX), true)),
+        Err(Some("BadExpiration"))
+    );
+}
+
+#[test]
+fn account_management_methods_are_protected() {
+    assert!(service_auth::is_protected_method(
+        "com.atproto.server.deactivateAccount"
+    ));
+    assert!(service_auth::is_protected_method(
+        "com.atproto.identity.updateHandle"
+    ));
+    assert!(!service_auth::is_protected_method(
+        "com.atproto.repo.uploadBlob"
+    ));
+    assert!(!service_auth::is_protected_method(
+        "com.atproto.server.createAccount"
+    ));
+    assert!(service_auth::is_privileged_method(
+        "com.atproto.server.createAccount"
+    ));
+    assert!(service_auth::is_privileged_method(
+        "chat.bsky.convo.sendMessage"
+    ));
+    assert!(!service_auth::is_privileged_method(
+        "app.bsky.feed.getTimeline"
+    ));
+}
