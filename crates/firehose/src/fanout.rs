@@ -201,7 +201,13 @@ impl Firehose {
     /// Hand a committed event to live subscribers. Call it after the transaction that stored
     /// `(seq, frame)` in the log has committed, with the same bytes (an `Arc` of them, shared
     /// by every subscriber). Calls may arrive in any order; each event is released once, in
-    /// seq order.
+    /// seq order. For a transaction that stored several events (account creation: identity,
+    /// account, commit), publishing each works, and so does publishing only the highest: the
+    /// hole before it is filled from the log.
+    ///
+    /// If this future is dropped before it finishes, the event reaches live subscribers only
+    /// with the next publish (which fills the hole from the log); replay is unaffected. Do
+    /// not race it against a client disconnect.
     pub async fn publish(&self, seq: u64, frame: Arc<[u8]>) {
         let shared = &*self.shared;
         let _order = shared.release.lock().await;

@@ -74,7 +74,7 @@ impl Event {
     pub fn encode(&self, seq: u64) -> Result<Vec<u8>, Error> {
         let t = self.type_name();
         check_seq(seq, t)?;
-        let mut w = match self {
+        let w = match self {
             Event::Commit(c) => {
                 check_commit(c)?;
                 let mut w = Writer::with_capacity(c.blocks.len() + 128 * c.ops.len() + 256);
@@ -148,8 +148,7 @@ impl Event {
                 max: MAX_FRAME,
             });
         }
-        let out = std::mem::take(&mut w).into_inner();
-        Ok(out)
+        Ok(w.into_inner())
     }
 }
 

@@ -18,6 +18,11 @@
 //! 2. After the transaction commits: `firehose.publish(seq, frame.into()).await`.
 //! 3. Route `/xrpc/com.atproto.sync.subscribeRepos` to [`subscribe_repos`].
 //!
+//! The store's side of the contract ([`EventLog`]): seqs are assigned in commit order and never
+//! reused (SQLite `AUTOINCREMENT`, so deleting an account's rows cannot bring a seq back);
+//! `read_after` returns committed rows in seq order; pruning drops rows older than the window
+//! and `oldest_seq_within_window` reports the first row inside it.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use aerie_firehose::{Config, Event, Firehose, IdentityEvent, MemoryLog, Frame, decode_frame};
