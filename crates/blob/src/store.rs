@@ -241,7 +241,8 @@ impl BlobStore {
     ///
     /// `cid` must be the one [`TempBlob`] reported for `key`; it is not re-hashed (the PDS
     /// stored both together). Replacing an existing permanent copy is harmless: the name
-    /// is the content hash.
+    /// is the content hash. Idempotent: when the temporary file is gone but the permanent
+    /// one exists (a retry after a crash), this succeeds.
     pub async fn make_permanent(
         &self,
         did: &Did,
@@ -257,6 +258,14 @@ impl BlobStore {
         let to = dir.join(cid.to_string());
         match fs::rename(&from, &to).await {
             Ok(()) => {}
+            // A retry after a crash between this rename and the PDS clearing its temp key:
+            // the blob is already where it belongs, which is all the caller wants.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && fs::try_exists(&to).await.unwrap_or(false) =>
+            {
+                return Ok(());
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(BlobError::TempNotFound {
                     key: key.to_string(),

@@ -265,11 +265,20 @@ async fn temporary_blobs_are_not_served_until_made_permanent() {
         Err(BlobError::NotFound { .. })
     ));
 
-    // The key is used up.
-    let again = store.make_permanent(&alice, &temp.key, &temp.cid).await;
+    // Retrying (after a crash before the PDS recorded success) is harmless.
+    store
+        .make_permanent(&alice, &temp.key, &temp.cid)
+        .await
+        .expect("idempotent retry");
+    assert_eq!(
+        read_all(&store, &alice, &temp.cid).await,
+        b"\xff\xd8\xff\xe0 a jpeg"
+    );
+    // But a used-up key cannot make a blob appear where it never was.
+    let elsewhere = store.make_permanent(&bob, &temp.key, &temp.cid).await;
     assert!(
-        matches!(again, Err(BlobError::TempNotFound { .. })),
-        "{again:?}"
+        matches!(elsewhere, Err(BlobError::TempNotFound { .. })),
+        "{elsewhere:?}"
     );
 }
 
