@@ -43,8 +43,19 @@ fn signing_key() -> SigningKey {
 
 /// A full repository CAR (commit, nodes, records) for `records`.
 fn repo_car(records: &Records, key: &SigningKey) -> Vec<u8> {
-    let mut mst = Mst::build(records.iter().map(|(k, c, _)| (k.clone(), *c))).expect("sorted");
-    let (data, nodes) = mst.commit();
+    let cids: Vec<Cid> = records.iter().map(|(_, c, _)| *c).collect();
+    repo_car_parts(records, &cids, key)
+}
+
+/// The same, with record CIDs given separately (so the pipeline can compute them).
+fn repo_car_parts(records: &Records, cids: &[Cid], key: &SigningKey) -> Vec<u8> {
+    let entries = records
+        .iter()
+        .zip(cids)
+        .map(|((k, _, _), c)| (k.clone(), *c));
+    let mut mst = Mst::build(entries).expect("sorted");
+    let mut nodes = Vec::new();
+    let data = mst.commit_with(&mut |c, b| nodes.push((*c, b.to_vec())));
     let commit = UnsignedCommit {
         did: Did::parse("did:plc:ewvi7nxzyoun6zhxrhs64oiz").expect("did"),
         data,
@@ -55,7 +66,12 @@ fn repo_car(records: &Records, key: &SigningKey) -> Vec<u8> {
     let (ccid, cbytes) = commit.to_block();
     let blocks = std::iter::once((&ccid, cbytes.as_slice()))
         .chain(nodes.iter().map(|(c, b)| (c, b.as_slice())))
-        .chain(records.iter().map(|(_, c, b)| (c, b.as_slice())));
+        .chain(
+            records
+                .iter()
+                .zip(cids)
+                .map(|((_, _, b), c)| (c, b.as_slice())),
+        );
     write_car(&[ccid], blocks)
 }
 
@@ -99,6 +115,88 @@ mod mst {
             .bench_local_values(|mut tree| {
                 tree.put(&store, key.clone(), value).expect("put");
                 black_box(tree.commit_with(&mut |_, _| {}))
+            });
+    }
+}
+
+mod diff {
+    use super::*;
+
+    /// Diff of two stored 100k-record trees that differ in 100 scattered keys (50 updated,
+    /// 50 created): only the differing paths are read.
+    #[divan::bench(sample_count = 50)]
+    fn diff_100k_100_changes(bencher: Bencher) {
+        let records = posts(100_000);
+        let mut store = MemoryBlocks::new();
+        let mut old = Mst::build(records.iter().map(|(k, c, _)| (k.clone(), *c))).expect("sorted");
+        let (old_root, nodes) = old.commit();
+        store.extend(nodes);
+        let mut new = Mst::load(old_root);
+        let changed = Cid::for_cbor(b"\xa0");
+        for i in 0..50 {
+            new.put(&store, records[i * 1999].0.clone(), changed)
+                .expect("put");
+            let key =
+                Key::from_parts("app.bsky.feed.post", &format!("3zzzzzzzz{i:03}2")).expect("key");
+            new.put(&store, key, changed).expect("put");
+        }
+        let (new_root, nodes) = new.commit();
+        store.extend(nodes);
+        bencher.bench(|| {
+            let d = Mst::diff(&Mst::load(old_root), &Mst::load(new_root), &store).expect("diff");
+            black_box(d.ops.len())
+        });
+    }
+}
+
+mod sync {
+    use super::*;
+    use aerie_repo::repo::{Repo, Write};
+
+    /// What a relay does per `#commit`: parse the slice, check the signature, invert one
+    /// create on a 100k-record repository.
+    #[divan::bench(sample_count = 100)]
+    fn verify_commit_slice_1_op_100k(bencher: Bencher) {
+        let records = posts(100_000);
+        let key = signing_key();
+        let did = Did::parse("did:plc:ewvi7nxzyoun6zhxrhs64oiz").expect("did");
+        let mut store = MemoryBlocks::new();
+        let (mut repo, first) = Repo::create(
+            did.clone(),
+            &key,
+            Tid::from_parts(1_700_000_000_000_000, 0).expect("tid"),
+        );
+        store.extend(first.new_blocks);
+        let writes: Vec<Write> = records
+            .iter()
+            .map(|(k, _, b)| Write::create(k.clone(), b.clone()))
+            .collect();
+        let d = repo
+            .apply_writes(
+                &store,
+                &writes,
+                &key,
+                Tid::from_parts(1_800_000_000_000_000, 0).expect("tid"),
+            )
+            .expect("apply");
+        store.extend(d.new_blocks);
+        let one = Key::from_parts("app.bsky.feed.post", "3zzzzzzzzzzz2").expect("key");
+        let d = repo
+            .apply_writes(
+                &store,
+                &[Write::create(one, records[0].2.clone())],
+                &key,
+                Tid::from_parts(1_800_000_000_000_001, 0).expect("tid"),
+            )
+            .expect("apply");
+        let slice = d.car_slice();
+        let public = key.public_key();
+        bencher
+            .counter(divan::counter::BytesCount::new(slice.len()))
+            .bench(|| {
+                let v = aerie_repo::sync::verify_commit_slice(&slice, &d.ops, Some(&did), &public)
+                    .expect("valid");
+                black_box(v.prev_data)
             });
     }
 }
@@ -166,16 +264,9 @@ mod headline {
             key: Some(key.public_key()),
             ..VerifyOptions::default()
         };
-        let inputs: Vec<(Key, Vec<u8>)> = records
-            .iter()
-            .map(|(k, _, b)| (k.clone(), b.clone()))
-            .collect();
         bencher.bench(|| {
-            let hashed: Records = inputs
-                .iter()
-                .map(|(k, b)| (k.clone(), Cid::for_cbor(b), b.clone()))
-                .collect();
-            let car = repo_car(&hashed, &key);
+            let cids: Vec<Cid> = records.iter().map(|(_, _, b)| Cid::for_cbor(b)).collect();
+            let car = repo_car_parts(records, &cids, &key);
             black_box(
                 verify_car(car.as_slice(), &options)
                     .expect("valid")

@@ -17,6 +17,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Write};
 
@@ -31,7 +32,7 @@ use crate::mst::{BlockSource, SourceError};
 pub struct CarLimits {
     /// Largest header (the CBOR map) accepted, in bytes.
     pub max_header: u64,
-    /// Largest block accepted, in bytes (CID excluded).
+    /// Largest block accepted, in bytes (CID excluded); keep it below 4 GiB.
     pub max_block: u64,
     /// Largest whole file accepted, in bytes.
     pub max_total: u64,
@@ -312,9 +313,9 @@ impl CarBlocks {
     /// Add a block; `false` (and nothing stored) when the CID is already present. The caller
     /// vouches that `bytes` hash to `cid` (the [`CarReader`] checked it).
     pub fn insert(&mut self, cid: Cid, bytes: &[u8]) -> bool {
-        if self.index.contains_key(&cid) {
+        let Entry::Vacant(slot) = self.index.entry(cid) else {
             return false;
-        }
+        };
         let fits = self
             .chunks
             .last()
@@ -328,8 +329,7 @@ impl CarBlocks {
         chunk.extend_from_slice(bytes);
         // Chunks hold at most max(1 MiB, one block) and blocks are capped far below 4 GiB by
         // the reader's limits, so these fit in u32.
-        self.index
-            .insert(cid, (n as u32, start as u32, bytes.len() as u32));
+        slot.insert((n as u32, start as u32, bytes.len() as u32));
         true
     }
 
