@@ -6,7 +6,7 @@
 //! PDS calls [`BlobStore::make_permanent`], which renames the file to
 //! `blocks/<did>/<cid>`; uploads never referenced are swept with
 //! [`BlobStore::list_temp_older_than`] and [`BlobStore::delete_temp`]. The directory layout
-//! is documented on [`BlobStore`].
+//! is documented on [`BlobStore`]. [`serve_headers`] gives `getBlob`'s safety headers.
 //!
 //! ```
 //! use aerie_blob::BlobStore;
@@ -36,9 +36,11 @@
 #![deny(missing_docs)]
 
 mod error;
+mod serve;
 mod sniff;
 mod store;
 
 pub use error::BlobError;
+pub use serve::serve_headers;
 pub use sniff::{OCTET_STREAM, SNIFF_LEN, choose_mime, sniff};
 pub use store::{BlobFile, BlobStore, TempBlob, TempKey, TempUpload, WRITE_BUFFER};

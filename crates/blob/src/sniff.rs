@@ -130,8 +130,8 @@ fn normalize_declared(declared: &str) -> Option<String> {
 
 /// APNG is a PNG whose `acTL` chunk comes before the first `IDAT`.
 fn png_is_animated(head: &[u8]) -> bool {
-    let mut pos = 8;
-    while let Some(header) = head.get(pos..pos + 8) {
+    let mut pos: usize = 8;
+    while let Some(header) = pos.checked_add(8).and_then(|end| head.get(pos..end)) {
         let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
         match &header[4..8] {
             b"acTL" => return true,

@@ -210,3 +210,47 @@ fn only_the_first_sample_is_examined() {
     late.extend_from_slice(b"%PDF-1.7");
     check("signature after the sample", &late, None);
 }
+
+proptest::proptest! {
+    #[test]
+    fn sniffing_never_panics_and_names_only_valid_types(head in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+        if let Some(mime) = sniff(&head) {
+            proptest::prop_assert!(mime.contains('/'));
+        }
+        let chosen = choose_mime(&head, std::str::from_utf8(&head).ok());
+        proptest::prop_assert!(chosen.is_ascii() && chosen.contains('/') && !chosen.contains(['\r', '\n', ' ', ';']));
+    }
+
+    #[test]
+    fn signature_prefixes_with_random_tails_never_panic(
+        prefix in proptest::sample::select(vec![&b"\x89PNG\r\n\x1a\n"[..], b"\x1a\x45\xdf\xa3", b"RIFF", b"OggS", b"\0\0\0\x18ftyp", b"BM"]),
+        tail in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+    ) {
+        let mut head = prefix.to_vec();
+        head.extend_from_slice(&tail);
+        let _ = sniff(&head);
+    }
+}
+
+#[test]
+fn getblob_headers_match_the_reference() {
+    let cid = aerie_data::Cid::for_raw(b"x");
+    let headers = aerie_blob::serve_headers(&cid, "image/png", 1);
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(get("content-length"), Some("1"));
+    assert_eq!(get("content-type"), Some("image/png"));
+    assert_eq!(get("x-content-type-options"), Some("nosniff"));
+    assert_eq!(
+        get("content-security-policy"),
+        Some("default-src 'none'; sandbox")
+    );
+    assert_eq!(
+        get("content-disposition"),
+        Some(format!("attachment; filename=\"{cid}\"").as_str())
+    );
+}
