@@ -60,11 +60,14 @@ pub struct Config {
     /// connection is dropped. A stalled client cannot be sent `ConsumerTooSlow` (it does not
     /// read), and would otherwise hold its task and socket buffers until TCP gives up.
     pub send_timeout: Duration,
+    /// Most concurrent WebSocket subscribers; further upgrade requests get 503. A soft cap
+    /// (checked before subscribing), against connection floods.
+    pub max_subscribers: usize,
 }
 
 impl Default for Config {
     /// 4,096 events / 64 MiB of ring, 256 MiB behind allowed, 100-event log reads, 120 s
-    /// send timeout.
+    /// send timeout, 10,000 subscribers.
     fn default() -> Config {
         Config {
             ring_events: 4096,
@@ -72,6 +75,7 @@ impl Default for Config {
             max_behind_bytes: 256 << 20,
             replay_batch: 100,
             send_timeout: Duration::from_secs(120),
+            max_subscribers: 10_000,
         }
     }
 }
@@ -261,6 +265,11 @@ impl Firehose {
     /// The highest released seq (0 before any event).
     pub fn head(&self) -> u64 {
         self.shared.ring().head
+    }
+
+    /// The configuration this firehose was opened with.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
     }
 
     /// Subscriptions currently alive.

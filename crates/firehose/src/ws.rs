@@ -18,8 +18,10 @@ const CLIENT_MESSAGE_MAX: usize = 16 * 1024;
 /// Mount with `.route("/xrpc/com.atproto.sync.subscribeRepos", get(subscribe_repos))` on a
 /// router whose state provides a [`Firehose`] (`impl FromRef<AppState> for Firehose`). Before
 /// the upgrade, a `cursor` that is not a non-negative integer gets 400 and a request that is
-/// not a WebSocket upgrade gets the upgrade's status (405, 400 or 426), each with an XRPC
-/// error body.
+/// not a WebSocket upgrade gets the upgrade's status (405, 400 or 426), and one beyond
+/// [`Config::max_subscribers`] gets 503, each with an XRPC error body.
+///
+/// [`Config::max_subscribers`]: crate::Config::max_subscribers
 pub async fn subscribe_repos(
     State(firehose): State<Firehose>,
     RawQuery(query): RawQuery,
@@ -39,6 +41,13 @@ pub async fn subscribe_repos(
             );
         }
     };
+    if firehose.subscriber_count() >= firehose.config().max_subscribers {
+        return xrpc_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TooManySubscribers",
+            "too many firehose subscribers; retry later",
+        );
+    }
     let sub = firehose.subscribe(cursor);
     ws.max_message_size(CLIENT_MESSAGE_MAX)
         .on_upgrade(move |socket| serve(socket, sub))

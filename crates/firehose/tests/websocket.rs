@@ -25,10 +25,12 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
+        Server::start_with(Config::default()).await
+    }
+
+    async fn start_with(config: Config) -> Server {
         let log = Arc::new(MemoryLog::new());
-        let firehose = Firehose::open(log.clone(), Config::default())
-            .await
-            .unwrap();
+        let firehose = Firehose::open(log.clone(), config).await.unwrap();
         let app = Router::new()
             .route(PATH, get(subscribe_repos))
             .with_state(firehose.clone());
@@ -188,4 +190,23 @@ async fn plain_http_get_gets_an_xrpc_error_not_a_stream() {
         response.contains(r#"{"error":"InvalidRequest""#),
         "{response}"
     );
+}
+
+#[tokio::test]
+async fn subscribers_beyond_the_cap_get_503() {
+    let server = Server::start_with(Config {
+        max_subscribers: 1,
+        ..Config::default()
+    })
+    .await;
+    let (_first, _) = tokio_tungstenite::connect_async(server.url(""))
+        .await
+        .unwrap();
+    let err = tokio_tungstenite::connect_async(server.url(""))
+        .await
+        .unwrap_err();
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(resp) => assert_eq!(resp.status(), 503),
+        other => panic!("expected an HTTP error, got {other:?}"),
+    }
 }
