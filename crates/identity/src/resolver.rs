@@ -1,6 +1,7 @@
 //! The caching resolver: DIDs to documents, handles to DIDs, and the bidirectional check.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -91,6 +92,29 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
+    /// The value for a key found missing or expired, fetched by `fetch` and cached; while
+    /// one caller fetches, concurrent callers for the same key wait for its answer instead
+    /// of fetching too. If the fetch fails the next waiter tries in turn.
+    async fn fill<F, Fut>(&self, key: &K, fetch: F) -> Result<V, IdentityError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, IdentityError>>,
+    {
+        // An expired entry would be handed out as a value, so drop it first; but only a
+        // real entry: removing the key also cancels another caller's pending fill.
+        if self.entries.get(key).is_some() {
+            self.entries.remove(key);
+        }
+        match self.entries.get_value_or_guard_async(key).await {
+            Ok((value, _)) => Ok(value),
+            Err(guard) => {
+                let value = fetch().await?;
+                let _ = guard.insert((value.clone(), Instant::now()));
+                Ok(value)
+            }
+        }
+    }
+
     fn age(&self, key: &K) -> Option<Duration> {
         self.entries.get(key).map(|(_, at)| at.elapsed())
     }
@@ -167,7 +191,12 @@ impl Resolver {
                 }
                 Ok(doc)
             }
-            Freshness::Missing => self.refresh_did(did).await,
+            Freshness::Missing => {
+                self.inner
+                    .docs
+                    .fill(did, || async { self.fetch_did(did).await.map(Arc::new) })
+                    .await
+            }
         }
     }
 
@@ -317,7 +346,12 @@ impl Resolver {
                 }
                 Ok(did)
             }
-            Freshness::Missing => self.refresh_handle(handle).await,
+            Freshness::Missing => {
+                self.inner
+                    .handles
+                    .fill(handle, || self.lookup_handle(handle))
+                    .await
+            }
         }
     }
 

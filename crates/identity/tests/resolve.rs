@@ -892,3 +892,22 @@ async fn lookups_named_by_strangers_never_reach_private_addresses() {
         .unwrap();
     assert_eq!(got, Some(did(d)));
 }
+
+#[tokio::test]
+async fn concurrent_misses_for_one_did_share_one_fetch() {
+    let net = Net::start().await;
+    let host = "crowd.test";
+    let d = did("did:web:crowd.test");
+    net.serve_did_web(host, &did_web_doc(d.as_str(), host, &k256()));
+    let r = net.resolver();
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (r, d) = (r.clone(), d.clone());
+            tokio::spawn(async move { r.resolve_did(&d).await.map(|doc| doc.id.clone()) })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), d);
+    }
+    assert_eq!(net.web.hits(host, "/.well-known/did.json"), 1);
+}
