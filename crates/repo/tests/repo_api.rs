@@ -9,7 +9,7 @@ use aerie_data::Cid;
 use aerie_repo::Error;
 use aerie_repo::car::CarReader;
 use aerie_repo::commit::Commit;
-use aerie_repo::mst::{Action, Key, MemoryBlocks, Mst};
+use aerie_repo::mst::{Action, BlockSource, Key, MemoryBlocks, Mst};
 use aerie_repo::repo::{CommitData, Repo, Write};
 use aerie_repo::sync::{verify_commit_slice, verify_record_proof};
 use aerie_repo::verify::{SignatureCheck, VerifyOptions, verify_car};
@@ -415,4 +415,60 @@ proptest! {
         }
         assert_store_is_exact(&acct);
     }
+}
+
+/// A store that fails every read after a budget, like a database going away mid-batch.
+struct Flaky<'a> {
+    inner: &'a MemoryBlocks,
+    budget: std::cell::Cell<usize>,
+}
+
+impl BlockSource for Flaky<'_> {
+    fn block(
+        &self,
+        cid: &Cid,
+    ) -> Result<Option<std::borrow::Cow<'_, [u8]>>, aerie_repo::mst::SourceError> {
+        match self.budget.get() {
+            0 => Err("storage went away".into()),
+            n => {
+                self.budget.set(n - 1);
+                self.inner.block(cid)
+            }
+        }
+    }
+}
+
+#[test]
+fn storage_failure_mid_batch_leaves_the_repository_usable() {
+    let mut acct = Account::new();
+    let mut rng = Rng::new(7);
+    let writes: Vec<Write> = (0..500)
+        .map(|i| Write::create(key("app.bsky.feed.post", i), post(&mut rng)))
+        .collect();
+    acct.write(&writes).unwrap();
+    let before = (acct.repo.data(), acct.repo.commit_cid());
+    let batch: Vec<Write> = (0..20)
+        .map(|i| Write::create(key("app.bsky.feed.like", 10_000 + i), post(&mut rng)))
+        .collect();
+    let mut failures = 0;
+    for budget in 0..200 {
+        let flaky = Flaky {
+            inner: &acct.store,
+            budget: std::cell::Cell::new(budget),
+        };
+        let mut repo = acct.repo.clone();
+        match repo.apply_writes(&flaky, &batch, &acct.key, tid(1_000)) {
+            Err(_) => {
+                failures += 1;
+                assert_eq!((repo.data(), repo.commit_cid()), before);
+                // The same repository value then commits the batch on a healthy store.
+                let d = repo
+                    .apply_writes(&acct.store, &batch, &acct.key, tid(1_000))
+                    .unwrap();
+                assert_eq!(d.prev_data, Some(before.0));
+            }
+            Ok(_) => break,
+        }
+    }
+    assert!(failures > 0, "the budget never ran out");
 }
