@@ -51,6 +51,7 @@
 //! as an argument; only [`Resolver`] touches the network.
 #![deny(missing_docs)]
 
+mod cache;
 mod config;
 mod dns;
 mod doc;
