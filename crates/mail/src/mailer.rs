@@ -157,6 +157,7 @@ impl Mailer {
                 reason: e.to_string(),
             })?;
         let message = Message::builder()
+            .message_id(self.message_id())
             .from(self.from.clone())
             .to(Mailbox::new(None, to_addr))
             .subject(email.subject())
@@ -170,6 +171,16 @@ impl Mailer {
                 source,
             })?;
         Ok(())
+    }
+
+    /// `<random@sender-domain>`: a Message-ID in the sender's domain reads better to spam
+    /// filters than lettre's `@localhost` default (this build has no hostname lookup).
+    fn message_id(&self) -> Option<String> {
+        let mut random = [0u8; 16];
+        // Without randomness, lettre's own generator is the fallback.
+        getrandom::fill(&mut random).ok()?;
+        let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        Some(format!("<{hex}@{}>", self.from.email.domain()))
     }
 
     /// Password reset code (`requestPasswordReset`).

@@ -134,6 +134,15 @@ async fn password_reset_mail_delivers_the_token() {
         serde_json::Value::Null,
         "no credentials configured"
     );
+    let raw = m["raw"].as_str().expect("raw");
+    let header = |name: &str| {
+        raw.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(": ")))
+            .map(str::to_owned)
+    };
+    let id = header("Message-ID").expect("Message-ID header");
+    assert!(id.starts_with('<') && id.ends_with("@pds.test>"), "{id}");
+    assert!(header("Date").is_some(), "Date header");
 }
 
 #[tokio::test]
