@@ -41,6 +41,9 @@ pub enum BlobError {
     /// A blob CID that is not a raw (0x55) CID; blobs are never dag-cbor.
     #[error("blob CID {0} does not use the raw codec")]
     NotRawCid(Cid),
+    /// The operating system's random source failed (temporary keys are random).
+    #[error("no randomness for a temporary key: {0}")]
+    Random(String),
     /// The operating system refused a file operation.
     #[error("{op} {path}: {source}")]
     Io {

@@ -49,11 +49,7 @@ impl TempKey {
 
     fn random() -> Result<TempKey, BlobError> {
         let mut bytes = [0u8; TEMP_KEY_BYTES];
-        getrandom::fill(&mut bytes).map_err(|e| BlobError::Io {
-            op: "draw a random temporary key",
-            path: PathBuf::new(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        getrandom::fill(&mut bytes).map_err(|e| BlobError::Random(e.to_string()))?;
         Ok(TempKey(data_encoding::HEXLOWER.encode(&bytes)))
     }
 
