@@ -44,7 +44,7 @@ PDS_PORT=$AERIE_PORT PDS_BIND_HOST=127.0.0.1 PDS_DATA_DIRECTORY="$OUT/aerie-data
   PDS_ADMIN_PASSWORD=$ADMIN PDS_DID_PLC_URL="http://localhost:$PLC_PORT" RUST_LOG=warn \
   "$AERIE_BIN" serve >"$OUT/aerie.log" 2>&1 &
 AERIE_PID=$!
-for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$AERIE_PORT/xrpc/_health" && break; sleep 0.1; done
+for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$AERIE_PORT/xrpc/_health" 2>/dev/null && break; sleep 0.1; done
 
 rss() { ps -o rss= -p "$1" | tr -d ' '; }
 echo "server rss_kb_after_start aerie=$(rss $AERIE_PID) reference=$(rss $REF_PID)" | tee "$OUT/rss.txt"
