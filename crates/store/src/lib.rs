@@ -25,9 +25,12 @@
 #![deny(missing_docs)]
 
 pub mod account;
+pub mod app_password;
 pub mod blob;
+pub mod email_token;
 mod error;
 pub mod invite;
+pub mod lifecycle;
 mod migrate;
 pub mod repo;
 pub mod seq;

@@ -106,6 +106,28 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX repo_seq_did ON repo_seq(did);
     "#,
+    // 4: app passwords, email tokens (account deletion etc.), requested deletion date.
+    r#"
+    CREATE TABLE app_password (
+        did           TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        privileged    INTEGER NOT NULL DEFAULT 0,
+        created_at    TEXT NOT NULL,
+        PRIMARY KEY (did, name)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE email_token (
+        purpose      TEXT NOT NULL,
+        did          TEXT NOT NULL,
+        token        TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        PRIMARY KEY (purpose, did)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX email_token_did ON email_token(did);
+
+    ALTER TABLE account ADD COLUMN delete_after TEXT;
+    "#,
 ];
 
 /// The schema version this build creates.
