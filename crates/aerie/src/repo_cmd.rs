@@ -91,7 +91,9 @@ fn load(file: &Path, key: Option<&str>) -> anyhow::Result<verify::Verified> {
 
 fn signature_line(check: &SignatureCheck) -> String {
     match check {
-        SignatureCheck::NotChecked => "no key given; signature not checked (pass --key did:key:...)".to_owned(),
+        SignatureCheck::NotChecked => {
+            "no key given; signature not checked (pass --key did:key:...)".to_owned()
+        }
         SignatureCheck::Valid => "ok".to_owned(),
         SignatureCheck::Invalid(reason) => format!("BAD ({reason})"),
     }

@@ -169,7 +169,10 @@ fn inspect_reports_account_and_counts_per_collection() {
     let out = stdout(&o);
     assert!(out.contains(&format!("did:         {DID}")), "{out}");
     assert!(out.contains(&format!("rev:         {}", tid(2))), "{out}");
-    assert!(out.contains("signature:   no key given; signature not checked"), "{out}");
+    assert!(
+        out.contains("signature:   no key given; signature not checked"),
+        "{out}"
+    );
     assert!(out.contains("records:     5"), "{out}");
     assert!(
         out.lines()
