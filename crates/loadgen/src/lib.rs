@@ -18,6 +18,9 @@
 //! the caller explicitly allows remote hosts, so a typo cannot turn this into a load test
 //! of somebody else's server.
 //!
+//! `scripts/compare.sh` in this crate runs every scenario against Aerie and the official
+//! TypeScript PDS in one session and prints the table kept in `docs/PERFORMANCE.md`.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), aerie_loadgen::Error> {
 //! use aerie_loadgen::{BenchConfig, Scenario, Target};
