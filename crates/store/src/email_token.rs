@@ -55,3 +55,28 @@ pub fn delete(conn: &Connection, purpose: &str, did: &str) -> Result<(), StoreEr
         .map_err(StoreError::sqlite("deleting email token"))?;
     Ok(())
 }
+
+/// The account holding `token` for `purpose` (password reset is keyed by the token alone),
+/// with the stored token.
+pub fn find_by_token(
+    conn: &Connection,
+    purpose: &str,
+    token: &str,
+) -> Result<Option<(String, EmailToken)>, StoreError> {
+    conn.prepare_cached(
+        "SELECT did, token, requested_at FROM email_token WHERE purpose = ?1 AND token = ?2",
+    )
+    .and_then(|mut st| {
+        st.query_row([purpose, token], |r| {
+            Ok((
+                r.get(0)?,
+                EmailToken {
+                    token: r.get(1)?,
+                    requested_at: r.get(2)?,
+                },
+            ))
+        })
+        .optional()
+    })
+    .map_err(StoreError::sqlite("finding email token"))
+}
