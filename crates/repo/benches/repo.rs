@@ -53,9 +53,9 @@ fn repo_car_parts(records: &Records, cids: &[Cid], key: &SigningKey) -> Vec<u8> 
         .iter()
         .zip(cids)
         .map(|((k, _, _), c)| (k.clone(), *c));
-    let mut mst = Mst::build(entries).expect("sorted");
     let mut nodes = Vec::new();
-    let data = mst.commit_with(&mut |c, b| nodes.push((*c, b.to_vec())));
+    let (_, data) =
+        Mst::build_with(entries, &mut |c, b| nodes.push((*c, b.to_vec()))).expect("sorted");
     let commit = UnsignedCommit {
         did: Did::parse("did:plc:ewvi7nxzyoun6zhxrhs64oiz").expect("did"),
         data,
@@ -83,9 +83,8 @@ mod mst {
     fn build(bencher: Bencher, n: usize) {
         let records = posts(n);
         bencher.bench(|| {
-            let mut mst =
-                Mst::build(records.iter().map(|(k, c, _)| (k.clone(), *c))).expect("sorted");
-            black_box(mst.commit_with(&mut |_, _| {}))
+            let entries = records.iter().map(|(k, c, _)| (k.clone(), *c));
+            black_box(Mst::build_with(entries, &mut |_, _| {}).expect("sorted").1)
         });
     }
 
@@ -94,9 +93,8 @@ mod mst {
     fn build_1m(bencher: Bencher) {
         let records = posts(1_000_000);
         bencher.bench(|| {
-            let mut mst =
-                Mst::build(records.iter().map(|(k, c, _)| (k.clone(), *c))).expect("sorted");
-            black_box(mst.commit_with(&mut |_, _| {}))
+            let entries = records.iter().map(|(k, c, _)| (k.clone(), *c));
+            black_box(Mst::build_with(entries, &mut |_, _| {}).expect("sorted").1)
         });
     }
 
