@@ -285,9 +285,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Check and pass over one complete item (all rules, key order included), with the
-    /// default depth limit.
+    /// default limits, so an item passes `skip` exactly when [`decode`](super::decode) would
+    /// accept it.
     pub fn skip(&mut self) -> Result<(), DecodeError> {
-        self.skip_nested(0, Limits::DEFAULT.max_depth)
+        self.skip_nested(0, &Limits::DEFAULT)
     }
 
     /// Check one complete item and return its bytes (useful to pass an item on unchanged).
@@ -338,7 +339,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn skip_nested(&mut self, depth: usize, max_depth: usize) -> Result<(), DecodeError> {
+    fn skip_nested(&mut self, depth: usize, limits: &Limits) -> Result<(), DecodeError> {
         let start = self.pos;
         match self.token()? {
             Token::Bytes(_) | Token::Text(_) => {}
@@ -351,21 +352,17 @@ impl<'a> Reader<'a> {
                 neg_to_i64(start, n)?;
             }
             Token::Array(n) => {
-                if depth >= max_depth {
-                    return Err(DecodeError::new(start, K::DepthLimit(max_depth)));
-                }
+                check_container(start, depth, n, limits)?;
                 for _ in 0..n {
-                    self.skip_nested(depth + 1, max_depth)?;
+                    self.skip_nested(depth + 1, limits)?;
                 }
             }
             Token::Map(n) => {
-                if depth >= max_depth {
-                    return Err(DecodeError::new(start, K::DepthLimit(max_depth)));
-                }
+                check_container(start, depth, n, limits)?;
                 let mut prev = None;
                 for _ in 0..n {
                     prev = Some(self.next_key(prev)?);
-                    self.skip_nested(depth + 1, max_depth)?;
+                    self.skip_nested(depth + 1, limits)?;
                 }
             }
         }
@@ -560,4 +557,37 @@ fn check_container(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An array head declaring `n` items followed by `n` nulls.
+    fn array_of_nulls(n: usize) -> Vec<u8> {
+        let mut bytes = vec![0x9a];
+        bytes.extend_from_slice(&(n as u32).to_be_bytes());
+        bytes.resize(bytes.len() + n, 0xf6);
+        bytes
+    }
+
+    #[test]
+    fn skip_applies_max_container_len_like_decode() {
+        let max = Limits::DEFAULT.max_container_len;
+        let over = array_of_nulls(max + 1);
+        let skipped = Reader::new(&over).skip().unwrap_err();
+        let decoded = super::super::decode(&over).unwrap_err();
+        assert_eq!(skipped.kind, decoded.kind);
+        assert_eq!(
+            skipped.kind,
+            K::ContainerTooLong {
+                len: max as u64 + 1,
+                max
+            }
+        );
+        let at_limit = array_of_nulls(max);
+        let mut r = Reader::new(&at_limit);
+        r.skip().unwrap();
+        r.finish().unwrap();
+    }
 }
