@@ -26,8 +26,39 @@ pub fn new_token_id() -> Result<String, aerie_xrpc::XrpcError> {
     Ok(data_encoding::BASE64URL_NOPAD.encode(&buf))
 }
 
-/// Signs a token pair for `did`; the refresh token gets id `jti`.
+/// What a session may do: everything, or what an app password allows.
+#[derive(Debug, Clone, Copy)]
+pub enum Grant<'a> {
+    /// Opened with the account password (`com.atproto.access`).
+    Full,
+    /// Opened with the named app password (`com.atproto.appPass` or, privileged,
+    /// `com.atproto.appPassPrivileged`); its refresh tokens die with it.
+    AppPassword {
+        /// The app password's name.
+        name: &'a str,
+        /// Whether it is privileged.
+        privileged: bool,
+    },
+}
+
+/// Signs a full-access token pair for `did`; the refresh token gets id `jti`.
 pub fn issue(keys: &AuthKeys, did: &str, jti: String) -> Tokens {
+    issue_with(keys, did, jti, Grant::Full)
+}
+
+/// Signs a token pair for `did` with the scope of `grant`; the refresh token gets id `jti`.
+pub fn issue_with(keys: &AuthKeys, did: &str, jti: String, grant: Grant<'_>) -> Tokens {
+    let (scope, app_password_name) = match grant {
+        Grant::Full => (jwt::SCOPE_ACCESS, None),
+        Grant::AppPassword {
+            name,
+            privileged: false,
+        } => (jwt::SCOPE_APP_PASS, Some(name.to_owned())),
+        Grant::AppPassword {
+            name,
+            privileged: true,
+        } => (jwt::SCOPE_APP_PASS_PRIVILEGED, Some(name.to_owned())),
+    };
     let now = unix_now();
     let claims = |scope: &str, exp: i64, jti: Option<String>| Claims {
         scope: scope.to_owned(),
@@ -41,7 +72,7 @@ pub fn issue(keys: &AuthKeys, did: &str, jti: String) -> Tokens {
     Tokens {
         access: keys.sign(
             TokenType::Access,
-            claims(jwt::SCOPE_ACCESS, now + jwt::ACCESS_TTL_SECS, None),
+            claims(scope, now + jwt::ACCESS_TTL_SECS, None),
         ),
         refresh: keys.sign(
             TokenType::Refresh,
@@ -51,7 +82,7 @@ pub fn issue(keys: &AuthKeys, did: &str, jti: String) -> Tokens {
             id: jti,
             did: did.to_owned(),
             expires_at: refresh_exp,
-            app_password_name: None,
+            app_password_name,
             next_id: None,
         },
     }
