@@ -9,6 +9,7 @@ use aerie_xrpc::{AdminPassword, AuthKeys};
 use axum::extract::FromRef;
 
 use aerie_firehose::Firehose;
+use aerie_identity::{Resolver, ResolverConfig};
 
 use crate::blobstore::DiskBlobs;
 use crate::config::Config;
@@ -32,6 +33,7 @@ struct Inner {
     repo_locks: RepoLocks,
     blobs: DiskBlobs,
     firehose: Firehose,
+    resolver: Resolver,
 }
 
 impl AppState {
@@ -51,6 +53,8 @@ impl AppState {
             PlcMode::InProcess => PlcClient::in_process(&config.data_directory)?,
         };
         let blobs = DiskBlobs::new(config.blobstore_directory.clone());
+        let resolver = Resolver::new(resolver_config(&config))
+            .map_err(|e| Error::Config(format!("identity resolver: {e}")))?;
         Ok(AppState {
             inner: Arc::new(Inner {
                 keys: AuthKeys::new(config.jwt_secret.expose(), &config.service_did),
@@ -62,6 +66,7 @@ impl AppState {
                 repo_locks: RepoLocks::default(),
                 blobs,
                 firehose,
+                resolver,
             }),
         })
     }
@@ -91,6 +96,11 @@ impl AppState {
         &self.inner.rotation_key
     }
 
+    /// DID and handle resolution (DNS, HTTPS, PLC), cached.
+    pub fn resolver(&self) -> &Resolver {
+        &self.inner.resolver
+    }
+
     /// The event stream.
     pub fn firehose(&self) -> &Firehose {
         &self.inner.firehose
@@ -104,6 +114,22 @@ impl AppState {
     /// The per-repository write lock.
     pub fn repo_locks(&self) -> &RepoLocks {
         &self.inner.repo_locks
+    }
+}
+
+/// Production resolves over HTTPS and public DNS only; dev mode also reaches `.test` handles,
+/// localhost did:web and private addresses, and uses the in-process PLC directory.
+fn resolver_config(config: &Config) -> ResolverConfig {
+    let plc_url = match &config.plc {
+        PlcMode::Remote(url) => url.clone(),
+        PlcMode::InProcess => config.public_url.clone(),
+    };
+    ResolverConfig {
+        plc_url,
+        allow_test_tld: config.dev_mode,
+        allow_localhost_did_web: config.dev_mode,
+        allow_private_addresses: config.dev_mode,
+        ..ResolverConfig::default()
     }
 }
 

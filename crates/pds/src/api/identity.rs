@@ -27,20 +27,30 @@ async fn local_did(st: &AppState, handle: &Handle) -> Result<Option<String>, Xrp
         .map(|a| a.did))
 }
 
-/// com.atproto.identity.resolveHandle: local accounts (DNS and HTTPS resolution of
-/// external handles is not implemented yet).
+/// com.atproto.identity.resolveHandle: local accounts first; other handles through DNS
+/// TXT `_atproto.<handle>` and `https://<handle>/.well-known/atproto-did` (cached). A handle
+/// under one of our own domains that no account holds is not looked up elsewhere.
 pub async fn resolve_handle(
     State(st): State<AppState>,
     Params(p): Params<ResolveHandleParams>,
 ) -> Result<axum::Json<JsonValue>, XrpcError> {
     let handle = Handle::parse(&p.handle.to_ascii_lowercase())
         .map_err(|_| XrpcError::invalid_request("Error: handle must be a valid handle"))?;
-    match local_did(&st, &handle).await? {
-        Some(did) => Ok(axum::Json(json!({ "did": did }))),
-        None => Err(XrpcError::named(
-            "HandleNotFound",
-            "Unable to resolve handle",
-        )),
+    if let Some(did) = local_did(&st, &handle).await? {
+        return Ok(axum::Json(json!({ "did": did })));
+    }
+    let not_found = || XrpcError::named("HandleNotFound", "Unable to resolve handle");
+    let ours = st
+        .config()
+        .service_handle_domains
+        .iter()
+        .any(|d| handle.as_str().ends_with(d.as_str()));
+    if ours {
+        return Err(not_found());
+    }
+    match st.resolver().resolve_handle(&handle).await {
+        Ok(did) => Ok(axum::Json(json!({ "did": did.as_str() }))),
+        Err(_) => Err(not_found()),
     }
 }
 
