@@ -291,12 +291,279 @@ fn parse_header(bytes: &[u8]) -> Result<Vec<Cid>, String> {
     Ok(roots)
 }
 
+/// Reads a CAR held in memory, block by block, without copying: every block is a slice of the
+/// input. The checks and errors are exactly those of [`CarReader`] (the fuzz target compares
+/// the two on every input).
+#[derive(Debug, Clone)]
+pub struct SliceReader<'a> {
+    bytes: &'a [u8],
+    limits: CarLimits,
+    roots: Vec<Cid>,
+    pos: usize,
+}
+
+impl<'a> SliceReader<'a> {
+    /// Read the header with default limits.
+    pub fn new(bytes: &'a [u8]) -> Result<SliceReader<'a>, Error> {
+        SliceReader::with_limits(bytes, CarLimits::DEFAULT)
+    }
+
+    /// Read the header with the given limits.
+    pub fn with_limits(bytes: &'a [u8], limits: CarLimits) -> Result<SliceReader<'a>, Error> {
+        let mut r = SliceReader {
+            bytes,
+            limits,
+            roots: Vec::new(),
+            pos: 0,
+        };
+        let len = match r.varint()? {
+            Varint::Eof => return Err(Error::CarEmpty),
+            Varint::Value(v) => v,
+        };
+        if len == 0 {
+            return Err(Error::CarHeader {
+                offset: r.pos as u64,
+                reason: "header length is zero".into(),
+            });
+        }
+        if len > limits.max_header {
+            return Err(Error::CarTooLarge {
+                offset: 0,
+                what: "header",
+                len,
+                limit: limits.max_header,
+            });
+        }
+        let header_offset = r.pos as u64;
+        let header = r.take(len, "header")?;
+        r.roots = parse_header(header).map_err(|reason| Error::CarHeader {
+            offset: header_offset,
+            reason,
+        })?;
+        Ok(r)
+    }
+
+    /// The roots named by the header, in order.
+    pub fn roots(&self) -> &[Cid] {
+        &self.roots
+    }
+
+    /// Bytes read so far (the offset of the next section).
+    pub fn offset(&self) -> u64 {
+        self.pos as u64
+    }
+
+    /// The next block, or `None` at the end of input. The block's hash has been checked
+    /// against its CID.
+    pub fn next_block(&mut self) -> Result<Option<(Cid, &'a [u8])>, Error> {
+        let section = self.pos as u64;
+        let len = match self.varint()? {
+            Varint::Eof => return Ok(None),
+            Varint::Value(v) => v,
+        };
+        if len < CID_LEN as u64 {
+            return Err(Error::CarSection {
+                offset: section,
+                reason: format!("section length {len} is shorter than a CID"),
+            });
+        }
+        let block_len = len - CID_LEN as u64;
+        if block_len > self.limits.max_block {
+            return Err(Error::CarTooLarge {
+                offset: section,
+                what: "block",
+                len: block_len,
+                limit: self.limits.max_block,
+            });
+        }
+        let body = self.take(len, "section")?;
+        let cid = Cid::read_prefix(body)
+            .map_err(|error| Error::CarCid {
+                offset: section,
+                error,
+            })?
+            .0;
+        let data = &body[CID_LEN..];
+        if !cid.matches(data) {
+            return Err(Error::HashMismatch {
+                cid,
+                offset: section,
+            });
+        }
+        Ok(Some((cid, data)))
+    }
+
+    /// The next `len` bytes, with the total-size limit and truncation checks of
+    /// [`CarReader`].
+    fn take(&mut self, len: u64, what: &'static str) -> Result<&'a [u8], Error> {
+        let total = (self.pos as u64).saturating_add(len);
+        if total > self.limits.max_total {
+            return Err(Error::CarTooLarge {
+                offset: self.pos as u64,
+                what: "file",
+                len: total,
+                limit: self.limits.max_total,
+            });
+        }
+        let left = self.bytes.len() - self.pos;
+        if len > left as u64 {
+            self.pos = self.bytes.len();
+            return Err(Error::CarTruncated {
+                offset: self.pos as u64,
+                what,
+                missing: len - left as u64,
+            });
+        }
+        let out = &self.bytes[self.pos..self.pos + len as usize];
+        self.pos += len as usize;
+        Ok(out)
+    }
+
+    /// A canonical unsigned LEB128 varint of at most 9 bytes.
+    fn varint(&mut self) -> Result<Varint, Error> {
+        let start = self.pos;
+        let mut value: u64 = 0;
+        for i in 0..MAX_VARINT_BYTES {
+            let Some(&byte) = self.bytes.get(self.pos) else {
+                if i == 0 {
+                    return Ok(Varint::Eof);
+                }
+                return Err(Error::CarTruncated {
+                    offset: self.pos as u64,
+                    what: "varint",
+                    missing: 1,
+                });
+            };
+            self.pos += 1;
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                if byte == 0 && i > 0 {
+                    return Err(Error::CarVarint {
+                        offset: start as u64,
+                        reason: "not minimally encoded",
+                    });
+                }
+                return Ok(Varint::Value(value));
+            }
+        }
+        Err(Error::CarVarint {
+            offset: start as u64,
+            reason: "longer than 9 bytes",
+        })
+    }
+}
+
+/// The blocks of a CAR held in memory, indexed in place (no copy): what
+/// [`read_car_slice`] returns.
+#[derive(Debug, Clone)]
+pub struct SliceBlocks<'a> {
+    bytes: &'a [u8],
+    /// CID -> (start, length) in `bytes`.
+    index: HashMap<Cid, (usize, usize), DigestState>,
+}
+
+impl<'a> SliceBlocks<'a> {
+    /// The bytes of `cid`.
+    pub fn get(&self, cid: &Cid) -> Option<&'a [u8]> {
+        let &(start, len) = self.index.get(cid)?;
+        self.bytes.get(start..start + len)
+    }
+
+    /// Whether `cid` is present.
+    pub fn contains(&self, cid: &Cid) -> bool {
+        self.index.contains_key(cid)
+    }
+
+    /// Number of distinct blocks.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether there are no blocks.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Every block, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Cid, &'a [u8])> {
+        let bytes = self.bytes;
+        self.index
+            .iter()
+            .map(move |(cid, &(s, l))| (cid, bytes.get(s..s + l).unwrap_or_default()))
+    }
+}
+
+impl BlockSource for SliceBlocks<'_> {
+    fn block(&self, cid: &Cid) -> Result<Option<Cow<'_, [u8]>>, SourceError> {
+        Ok(self.get(cid).map(Cow::Borrowed))
+    }
+
+    /// Only [`read_car_slice`] fills it, after checking each block's hash.
+    fn hashes_checked(&self) -> bool {
+        true
+    }
+}
+
+/// Everything an in-memory CAR holds, hash-checked and indexed in place.
+#[derive(Debug)]
+pub struct SliceContents<'a> {
+    /// The header's roots.
+    pub roots: Vec<Cid>,
+    /// The blocks.
+    pub blocks: SliceBlocks<'a>,
+    /// Sections that repeated an earlier block.
+    pub duplicate_blocks: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// [`read_car`] for a CAR already in memory: the same checks, but blocks stay in `bytes`
+/// (no copy, no arena), so memory beyond the input is the index alone.
+pub fn read_car_slice(bytes: &[u8], limits: CarLimits) -> Result<SliceContents<'_>, Error> {
+    let mut reader = SliceReader::with_limits(bytes, limits)?;
+    let roots = reader.roots().to_vec();
+    // Count the sections first (a cheap pass over the length prefixes) so the index is
+    // allocated once at its final size; the real pass below repeats every check.
+    let mut counter = reader.clone();
+    let mut sections = 0usize;
+    while let Ok(Varint::Value(len)) = counter.varint() {
+        let Ok(len) = usize::try_from(len) else { break };
+        if len > counter.bytes.len() - counter.pos {
+            break;
+        }
+        counter.pos += len;
+        sections += 1;
+    }
+    let mut index: HashMap<Cid, (usize, usize), DigestState> =
+        HashMap::with_capacity_and_hasher(sections, DigestState::default());
+    let mut duplicate_blocks = 0;
+    while let Some((cid, data)) = reader.next_block()? {
+        // The block ends where the reader now stands.
+        let start = reader.pos - data.len();
+        match index.entry(cid) {
+            Entry::Occupied(_) => duplicate_blocks += 1,
+            Entry::Vacant(slot) => {
+                slot.insert((start, data.len()));
+            }
+        }
+    }
+    Ok(SliceContents {
+        roots,
+        blocks: SliceBlocks { bytes, index },
+        duplicate_blocks,
+        bytes: reader.offset(),
+    })
+}
+
 /// The blocks of a CAR, held in a few large buffers and indexed by CID: one allocation per
 /// mebibyte instead of one per block (and no reallocation copies), and a hash that reuses the
 /// CID's own digest.
 #[derive(Debug, Clone, Default)]
 pub struct CarBlocks {
     chunks: Vec<Vec<u8>>,
+    /// Set once a block arrives through the public [`CarBlocks::insert`], whose caller only
+    /// vouches for it; blocks from [`read_car`] were hash-checked by the reader.
+    unchecked: bool,
     /// CID -> (chunk, start, length).
     index: HashMap<Cid, (u32, u32, u32), DigestState>,
 }
@@ -311,8 +578,15 @@ impl CarBlocks {
     }
 
     /// Add a block; `false` (and nothing stored) when the CID is already present. The caller
-    /// vouches that `bytes` hash to `cid` (the [`CarReader`] checked it).
+    /// vouches that `bytes` hash to `cid`; [`verify_tree`](crate::mst::verify_tree) re-checks
+    /// the nodes of a store filled this way.
     pub fn insert(&mut self, cid: Cid, bytes: &[u8]) -> bool {
+        self.unchecked = true;
+        self.insert_checked(cid, bytes)
+    }
+
+    /// [`CarBlocks::insert`] for a block whose hash was just checked.
+    fn insert_checked(&mut self, cid: Cid, bytes: &[u8]) -> bool {
         let Entry::Vacant(slot) = self.index.entry(cid) else {
             return false;
         };
@@ -370,6 +644,10 @@ impl CarBlocks {
 impl BlockSource for CarBlocks {
     fn block(&self, cid: &Cid) -> Result<Option<Cow<'_, [u8]>>, SourceError> {
         Ok(self.get(cid).map(Cow::Borrowed))
+    }
+
+    fn hashes_checked(&self) -> bool {
+        !self.unchecked
     }
 }
 
@@ -445,7 +723,7 @@ pub fn read_car<R: Read>(input: R, limits: CarLimits) -> Result<CarContents, Err
     let mut blocks = CarBlocks::new();
     let mut duplicate_blocks = 0;
     while let Some((cid, bytes)) = reader.next_block()? {
-        if !blocks.insert(cid, bytes) {
+        if !blocks.insert_checked(cid, bytes) {
             duplicate_blocks += 1;
         }
     }
@@ -515,14 +793,25 @@ pub fn write_car<'a>(
     roots: &[Cid],
     blocks: impl IntoIterator<Item = (&'a Cid, &'a [u8])>,
 ) -> Vec<u8> {
-    let header = header_bytes(roots);
-    let mut out = Vec::with_capacity(header.len() + 4);
-    put_varint(&mut out, header.len() as u64);
-    out.extend_from_slice(&header);
+    let mut out = Vec::new();
+    push_header(&mut out, roots);
     for (cid, data) in blocks {
         push_section(&mut out, cid, data);
     }
     out
+}
+
+/// Append a CAR header naming `roots` to an in-memory CAR (its first bytes).
+pub fn push_header(out: &mut Vec<u8>, roots: &[Cid]) {
+    let header = header_bytes(roots);
+    put_varint(out, header.len() as u64);
+    out.extend_from_slice(&header);
+}
+
+/// Exact size of the header [`push_header`] writes.
+pub fn header_len(roots: &[Cid]) -> usize {
+    let len = header_bytes(roots).len();
+    varint_len(len as u64) + len
 }
 
 /// Append one section to an in-memory CAR.
@@ -535,13 +824,17 @@ pub fn push_section(out: &mut Vec<u8>, cid: &Cid, data: &[u8]) {
 /// Exact size of the section `write_block` emits for a block of `len` bytes.
 pub fn section_len(len: usize) -> usize {
     let body = CID_LEN + len;
-    let mut v = body as u64;
+    varint_len(body as u64) + body
+}
+
+/// Bytes `put_varint` writes for `v`.
+fn varint_len(mut v: u64) -> usize {
     let mut n = 1;
     while v >= 0x80 {
         v >>= 7;
         n += 1;
     }
-    n + body
+    n
 }
 
 #[cfg(test)]
@@ -550,7 +843,29 @@ mod tests {
 
     type Blocks = Vec<(Cid, Vec<u8>)>;
 
+    /// Read with both readers, which must agree exactly (blocks or error and offset).
     fn read_all(bytes: &[u8]) -> Result<(Vec<Cid>, Blocks), Error> {
+        let stream = read_stream(bytes);
+        let slice = read_slice(bytes, CarLimits::DEFAULT);
+        assert_eq!(
+            format!("{stream:?}"),
+            format!("{slice:?}"),
+            "slice and stream readers disagree"
+        );
+        stream
+    }
+
+    fn read_slice(bytes: &[u8], limits: CarLimits) -> Result<(Vec<Cid>, Blocks), Error> {
+        let mut r = SliceReader::with_limits(bytes, limits)?;
+        let roots = r.roots().to_vec();
+        let mut blocks = Vec::new();
+        while let Some((cid, data)) = r.next_block()? {
+            blocks.push((cid, data.to_vec()));
+        }
+        Ok((roots, blocks))
+    }
+
+    fn read_stream(bytes: &[u8]) -> Result<(Vec<Cid>, Blocks), Error> {
         let mut r = CarReader::new(bytes)?;
         let roots = r.roots().to_vec();
         let mut blocks = Vec::new();
@@ -659,6 +974,10 @@ mod tests {
             CarReader::with_limits(car.as_slice(), limits),
             Err(Error::CarTooLarge { what: "header", .. })
         ));
+        assert!(matches!(
+            SliceReader::with_limits(car.as_slice(), limits),
+            Err(Error::CarTooLarge { what: "header", .. })
+        ));
     }
 
     #[test]
@@ -673,6 +992,68 @@ mod tests {
             r.next_block(),
             Err(Error::CarTooLarge { what: "file", .. })
         ));
+        assert!(matches!(
+            read_slice(&car, limits),
+            Err(Error::CarTooLarge { what: "file", .. })
+        ));
+    }
+
+    /// Two blocks, one repeated, to exercise duplicates as well.
+    fn three_sections() -> (Vec<Cid>, Vec<u8>) {
+        let a = vec![0xa1, 0x61, 0x61, 0x01];
+        let b = b"raw bytes".to_vec();
+        let (ca, cb) = (Cid::for_cbor(&a), Cid::for_raw(&b));
+        let car = write_car(
+            &[ca],
+            [
+                (&ca, a.as_slice()),
+                (&cb, b.as_slice()),
+                (&ca, a.as_slice()),
+            ],
+        );
+        (vec![ca, cb], car)
+    }
+
+    #[test]
+    fn slice_reader_agrees_with_stream_reader_on_every_prefix_and_bit_flip() {
+        let (_, car) = three_sections();
+        for cut in 0..=car.len() {
+            let _ = read_all(&car[..cut]);
+        }
+        for i in 0..car.len() {
+            for bit in [0x01, 0x80] {
+                let mut bad = car.clone();
+                bad[i] ^= bit;
+                let _ = read_all(&bad);
+            }
+        }
+    }
+
+    #[test]
+    fn read_car_slice_indexes_blocks_in_place_like_read_car() {
+        let (cids, car) = three_sections();
+        let copied = read_car(car.as_slice(), CarLimits::DEFAULT).unwrap();
+        let in_place = read_car_slice(&car, CarLimits::DEFAULT).unwrap();
+        assert_eq!(in_place.roots, copied.roots);
+        assert_eq!(in_place.duplicate_blocks, 1);
+        assert_eq!(in_place.duplicate_blocks, copied.duplicate_blocks);
+        assert_eq!(in_place.bytes, copied.bytes);
+        assert_eq!(in_place.blocks.len(), 2);
+        for cid in &cids {
+            assert_eq!(in_place.blocks.get(cid), copied.blocks.get(cid));
+            let inside = in_place.blocks.get(cid).unwrap().as_ptr() as usize;
+            let range = car.as_ptr() as usize..car.as_ptr() as usize + car.len();
+            assert!(range.contains(&inside), "block was copied");
+        }
+        assert!(in_place.blocks.hashes_checked());
+        assert!(copied.blocks.hashes_checked());
+    }
+
+    #[test]
+    fn car_blocks_filled_by_hand_are_not_trusted_as_hash_checked() {
+        let mut blocks = CarBlocks::new();
+        blocks.insert(Cid::for_raw(b"x"), b"not x");
+        assert!(!blocks.hashes_checked());
     }
 
     #[test]
@@ -682,6 +1063,14 @@ mod tests {
         let mut car = vec![w.as_slice().len() as u8];
         car.extend_from_slice(w.as_slice());
         assert!(matches!(read_all(&car), Err(Error::CarHeader { .. })));
+    }
+
+    #[test]
+    fn header_len_matches_writer() {
+        for n in [0usize, 1, 3, 5] {
+            let roots = vec![Cid::for_raw(b"r"); n];
+            assert_eq!(write_car(&roots, []).len(), header_len(&roots));
+        }
     }
 
     #[test]

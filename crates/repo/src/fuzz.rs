@@ -8,7 +8,7 @@ use aerie_crypto::{PublicKey, SigningKey};
 use aerie_data::drisl;
 
 use crate::car::CarBlocks;
-use crate::car::{CarLimits, CarReader};
+use crate::car::{CarLimits, CarReader, SliceReader};
 use crate::commit::Commit;
 use crate::mst::NodeData;
 
@@ -43,11 +43,30 @@ pub fn car_read(data: &[u8]) {
         max_block: 64 * 1024,
         max_total: 1 << 20,
     };
+    // The in-place reader must see exactly what the streaming reader sees.
+    let mut in_place = SliceReader::with_limits(data, limits);
     let Ok(mut reader) = CarReader::with_limits(data, limits) else {
+        assert!(
+            in_place.is_err(),
+            "only the slice reader accepted the header"
+        );
         return;
     };
+    let Ok(in_place) = in_place.as_mut() else {
+        panic!("only the stream reader accepted the header");
+    };
     let mut blocks = CarBlocks::new();
-    while let Ok(Some((cid, bytes))) = reader.next_block() {
+    loop {
+        let streamed = reader.next_block();
+        let sliced = in_place.next_block();
+        assert_eq!(
+            format!("{streamed:?}"),
+            format!("{sliced:?}"),
+            "stream and slice readers disagree"
+        );
+        let Ok(Some((cid, bytes))) = streamed else {
+            break;
+        };
         assert!(
             cid.matches(bytes),
             "reader yielded a block that does not match its CID"
@@ -55,7 +74,14 @@ pub fn car_read(data: &[u8]) {
         blocks.insert(cid, bytes);
     }
     // Whatever the reader accepted, full verification must fail or succeed without panicking.
-    let _ = crate::verify::verify_car(data, &crate::verify::VerifyOptions::default());
+    let options = crate::verify::VerifyOptions::default();
+    let streamed = crate::verify::verify_car(data, &options).map(|v| v.report);
+    let in_place = crate::verify::verify_car_bytes(data, &options).map(|v| v.report);
+    assert_eq!(
+        format!("{streamed:?}"),
+        format!("{in_place:?}"),
+        "verify_car and verify_car_bytes disagree"
+    );
 }
 
 /// `NodeData::decode`; an accepted node re-encodes to its input.

@@ -7,6 +7,7 @@
 //! every record block is present and is one strict DRISL map. Memory is bounded by the input:
 //! blocks are kept once, in the order-independent map the tree walk needs.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 
@@ -16,9 +17,9 @@ use aerie_syntax::{Did, Tid};
 
 use crate::Error;
 use crate::car::CarLimits;
-use crate::car::{CarBlocks, CarContents, DigestState, read_car};
+use crate::car::{CarBlocks, CarContents, DigestState, SliceBlocks, read_car, read_car_slice};
 use crate::commit::Commit;
-use crate::mst::{Key, verify_tree};
+use crate::mst::{BlockSource, Key, verify_tree_owned};
 
 /// What [`verify_car`] checks beyond the structure.
 #[derive(Debug, Clone, Default)]
@@ -73,15 +74,16 @@ pub struct Report {
     pub bytes: u64,
 }
 
-/// A verified repository: its report, commit, blocks and records.
+/// A verified repository: its report, commit, blocks and records. `B` holds the blocks:
+/// [`CarBlocks`] (copied from a stream) or [`SliceBlocks`] (borrowed from a CAR in memory).
 #[derive(Debug)]
-pub struct Verified {
+pub struct Verified<B = CarBlocks> {
     /// What was found.
     pub report: Report,
     /// The commit.
     pub commit: Commit,
     /// Every block of the file.
-    pub blocks: CarBlocks,
+    pub blocks: B,
     /// Every record path and CID, sorted by path.
     pub entries: Vec<(Key, Cid)>,
 }
@@ -97,21 +99,30 @@ pub struct Record {
     pub value: Value,
 }
 
-impl Verified {
+impl<B: BlockSource> Verified<B> {
     /// The records in path order, decoded.
     pub fn records(&self) -> impl Iterator<Item = Result<Record, Error>> + '_ {
         self.entries.iter().map(|(path, cid)| {
-            let bytes = self.blocks.get(cid).ok_or(Error::MissingBlock {
-                cid: *cid,
-                what: "record",
-            })?;
-            let value = decode_record(path, cid, bytes)?;
+            let bytes = record_block(&self.blocks, cid)?;
+            let value = decode_record(path, cid, &bytes)?;
             Ok(Record {
                 path: path.clone(),
                 cid: *cid,
                 value,
             })
         })
+    }
+}
+
+/// A record's block (absent = error: a verified tree names only present records).
+fn record_block<'b, B: BlockSource>(blocks: &'b B, cid: &Cid) -> Result<Cow<'b, [u8]>, Error> {
+    let missing = Error::MissingBlock {
+        cid: *cid,
+        what: "record",
+    };
+    match blocks.block(cid) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) | Err(_) => Err(missing),
     }
 }
 
@@ -134,6 +145,16 @@ pub fn verify_car<R: Read>(input: R, options: &VerifyOptions) -> Result<Verified
     verify_contents(contents, options)
 }
 
+/// [`verify_car`] for a CAR already in memory: the same checks, with blocks read in place
+/// instead of copied (the fast path when the whole file is at hand).
+pub fn verify_car_bytes<'a>(
+    bytes: &'a [u8],
+    options: &VerifyOptions,
+) -> Result<Verified<SliceBlocks<'a>>, Error> {
+    let c = read_car_slice(bytes, options.limits)?;
+    verify_blocks(c.roots, c.blocks, c.duplicate_blocks, c.bytes, options)
+}
+
 /// Verify CAR contents already read with [`read_car`].
 pub fn verify_contents(contents: CarContents, options: &VerifyOptions) -> Result<Verified, Error> {
     let CarContents {
@@ -142,14 +163,30 @@ pub fn verify_contents(contents: CarContents, options: &VerifyOptions) -> Result
         duplicate_blocks,
         bytes,
     } = contents;
+    verify_blocks(roots, blocks, duplicate_blocks, bytes, options)
+}
+
+/// The checks shared by every entry point; `blocks` were hash-checked as they were read.
+fn verify_blocks<B: BlockSource + BlockCount>(
+    roots: Vec<Cid>,
+    blocks: B,
+    duplicate_blocks: u64,
+    bytes: u64,
+    options: &VerifyOptions,
+) -> Result<Verified<B>, Error> {
     let [commit_cid] = roots[..] else {
         return Err(Error::RootCount(roots.len()));
     };
-    let commit_bytes = blocks.get(&commit_cid).ok_or(Error::MissingBlock {
-        cid: commit_cid,
-        what: "commit",
-    })?;
-    let commit = Commit::decode(commit_bytes)?;
+    let commit_bytes = blocks
+        .block(&commit_cid)
+        .ok()
+        .flatten()
+        .ok_or(Error::MissingBlock {
+            cid: commit_cid,
+            what: "commit",
+        })?;
+    let commit = Commit::decode(&commit_bytes)?;
+    drop(commit_bytes);
     if let Some(did) = options.did.as_ref().filter(|d| *d != commit.did()) {
         return Err(Error::WrongDid {
             expected: did.to_string(),
@@ -165,35 +202,42 @@ pub fn verify_contents(contents: CarContents, options: &VerifyOptions) -> Result
     };
 
     let mut entries: Vec<(Key, Cid)> = Vec::new();
-    let stats = verify_tree(&blocks, commit.data(), |key, cid| {
-        entries.push((key.clone(), *cid))
+    let stats = verify_tree_owned(&blocks, commit.data(), &mut |key, cid| {
+        entries.push((key, cid))
     })?;
     let mut per_collection: BTreeMap<String, u64> = BTreeMap::new();
     let mut record_cids: HashSet<Cid, DigestState> =
         HashSet::with_capacity_and_hasher(entries.len(), DigestState::default());
+    // Entries are sorted by path, so each collection's records are consecutive: count a run,
+    // then add it to the map once.
+    let mut run: Option<(&str, u64)> = None;
     for (path, cid) in &entries {
-        let bytes = blocks.get(cid).ok_or(Error::MissingBlock {
-            cid: *cid,
-            what: "record",
-        })?;
+        let bytes = record_block(&blocks, cid)?;
         if record_cids.insert(*cid) {
             // Full strict validation without building a value (export decodes later).
-            crate::repo::check_record(bytes).map_err(|reason| Error::BadRecord {
+            crate::repo::check_record(&bytes).map_err(|reason| Error::BadRecord {
                 path: path.to_string(),
                 cid: *cid,
                 reason,
             })?;
         }
-        match per_collection.get_mut(path.collection()) {
-            Some(n) => *n += 1,
-            None => {
-                per_collection.insert(path.collection().to_owned(), 1);
+        let collection = path.collection();
+        match &mut run {
+            Some((c, n)) if *c == collection => *n += 1,
+            _ => {
+                if let Some((c, n)) = run.replace((collection, 1)) {
+                    *per_collection.entry(c.to_owned()).or_default() += n;
+                }
             }
         }
+    }
+    if let Some((c, n)) = run {
+        *per_collection.entry(c.to_owned()).or_default() += n;
     }
     // Every node and record block is present (checked above) and nodes never repeat, so the
     // rest of the file is the commit plus whatever nobody links to.
     let referenced = 1 + stats.nodes as u64 + record_cids.len() as u64;
+    let count = blocks.block_count() as u64;
     let report = Report {
         did: commit.did().clone(),
         rev: commit.rev(),
@@ -204,9 +248,9 @@ pub fn verify_contents(contents: CarContents, options: &VerifyOptions) -> Result
         records: entries.len() as u64,
         per_collection,
         mst_nodes: stats.nodes as u64,
-        blocks: blocks.len() as u64,
+        blocks: count,
         duplicate_blocks,
-        unreferenced_blocks: (blocks.len() as u64).saturating_sub(referenced),
+        unreferenced_blocks: count.saturating_sub(referenced),
         bytes,
     };
     Ok(Verified {
@@ -215,4 +259,21 @@ pub fn verify_contents(contents: CarContents, options: &VerifyOptions) -> Result
         blocks,
         entries,
     })
+}
+
+/// How many distinct blocks a verified source holds (for the report).
+trait BlockCount {
+    fn block_count(&self) -> usize;
+}
+
+impl BlockCount for CarBlocks {
+    fn block_count(&self) -> usize {
+        self.len()
+    }
+}
+
+impl BlockCount for SliceBlocks<'_> {
+    fn block_count(&self) -> usize {
+        self.len()
+    }
 }

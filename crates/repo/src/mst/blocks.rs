@@ -12,15 +12,27 @@ use super::SourceError;
 /// `Ok(None)` means "not here": the tree treats that node as a stub of a partial tree and
 /// reports [`MstError::MissingBlock`](super::MstError::MissingBlock) if an operation needs it.
 /// Implementations are trusted to return bytes that hash to `cid` (CAR readers check this);
-/// [`verify_tree`](super::verify_tree) and proof verification re-check anyway.
+/// [`verify_tree`](super::verify_tree) and proof verification re-check anyway, unless the
+/// source says it already checked every block ([`BlockSource::hashes_checked`]).
 pub trait BlockSource {
     /// The bytes of block `cid`, if present.
     fn block(&self, cid: &Cid) -> Result<Option<Cow<'_, [u8]>>, SourceError>;
+
+    /// Whether every block this source returns was hash-checked against its CID when it was
+    /// stored (a CAR reader checks each block once), so [`verify_tree`](super::verify_tree)
+    /// need not hash it again. Only return `true` when that is guaranteed.
+    fn hashes_checked(&self) -> bool {
+        false
+    }
 }
 
 impl<T: BlockSource + ?Sized> BlockSource for &T {
     fn block(&self, cid: &Cid) -> Result<Option<Cow<'_, [u8]>>, SourceError> {
         (**self).block(cid)
+    }
+
+    fn hashes_checked(&self) -> bool {
+        (**self).hashes_checked()
     }
 }
 

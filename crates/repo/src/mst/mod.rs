@@ -142,6 +142,7 @@ pub use key::{Key, MAX_KEY_LEN, common_prefix_len, layer_of};
 pub use list::Order;
 pub use proof::{Action, RecordOp, verify_proof};
 pub use tree::{Mst, empty_root_cid};
+pub(crate) use verify::verify_tree_owned;
 pub use verify::{TreeStats, verify_tree};
 
 /// Most entries a node may hold. Keys whose layers are all equal can be chosen freely (three

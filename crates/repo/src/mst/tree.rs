@@ -1,5 +1,6 @@
 //! The in-memory tree: nodes, loading, bulk build, point edits and hashing.
 
+use std::borrow::Borrow;
 use std::ops::Deref;
 
 use aerie_data::Cid;
@@ -489,6 +490,17 @@ impl Mst {
         Ok((mst, root))
     }
 
+    /// The root CID of the tree of a strictly ascending sequence of entries, handing every
+    /// node block to `sink` once, as soon as the node is complete, without keeping the tree
+    /// (each finished node is reduced to its CID). The blocks and root are exactly those of
+    /// [`Mst::build_with`]; keys may be borrowed. The fast path for bulk imports and exports.
+    pub fn build_root<K: Borrow<Key>, I: IntoIterator<Item = (K, Cid)>>(
+        entries: I,
+        sink: &mut dyn FnMut(&Cid, &[u8]),
+    ) -> Result<Cid, MstError> {
+        build_root(entries, sink)
+    }
+
     /// The root CID if nothing changed since the last [`Mst::commit`] (or load).
     pub fn root_cid(&self) -> Option<Cid> {
         match &self.root {
@@ -758,7 +770,157 @@ fn build_inner<I: IntoIterator<Item = (Key, Cid)>>(
     })
 }
 
+/// [`build_inner`] without a tree: the open (rightmost) node of each layer holds its entries
+/// until a higher key closes it; a closed node is encoded, hashed, handed to `sink` and
+/// replaced by its CID in its parent.
+fn build_root<K: Borrow<Key>, I: IntoIterator<Item = (K, Cid)>>(
+    entries: I,
+    sink: &mut dyn FnMut(&Cid, &[u8]),
+) -> Result<Cid, MstError> {
+    struct Open<K> {
+        left: Option<Cid>,
+        /// (key, value, right subtree)
+        entries: Vec<(K, Cid, Option<Cid>)>,
+    }
+    impl<K> Default for Open<K> {
+        fn default() -> Open<K> {
+            Open {
+                left: None,
+                entries: Vec::new(),
+            }
+        }
+    }
+    /// Encode and hash `open` (emptied for reuse); `None` when there is no node at all.
+    fn close<K: Borrow<Key>>(
+        open: &mut Open<K>,
+        w: &mut Writer,
+        sink: &mut dyn FnMut(&Cid, &[u8]),
+    ) -> Option<Cid> {
+        if open.entries.is_empty() && open.left.is_none() {
+            return None;
+        }
+        w.clear();
+        encode_node(
+            w,
+            open.left.as_ref(),
+            open.entries
+                .iter()
+                .map(|(k, v, r)| (k.borrow().as_bytes(), v, r.as_ref())),
+        );
+        let cid = Cid::for_cbor(w.as_slice());
+        sink(&cid, w.as_slice());
+        open.left = None;
+        open.entries.clear();
+        Some(cid)
+    }
+    fn close_below<K: Borrow<Key>>(
+        stack: &mut [Open<K>],
+        upto: usize,
+        w: &mut Writer,
+        sink: &mut dyn FnMut(&Cid, &[u8]),
+    ) {
+        for l in 0..upto {
+            if let Some(cid) = close(&mut stack[l], w, sink) {
+                let above = &mut stack[l + 1];
+                match above.entries.last_mut() {
+                    Some(e) => e.2 = Some(cid),
+                    None => above.left = Some(cid),
+                }
+            }
+        }
+    }
+
+    let mut w = Writer::with_capacity(1024);
+    let mut stack: Vec<Open<K>> = Vec::new();
+    let mut last_layer: Option<usize> = None;
+    for (key, value) in entries {
+        if let Some(l) = last_layer {
+            let prev = stack[l].entries.last().map(|e| e.0.borrow().as_bytes());
+            if prev.is_some_and(|p| p >= key.borrow().as_bytes()) {
+                return Err(MstError::Unsorted {
+                    key: key.borrow().as_str().to_owned(),
+                });
+            }
+        }
+        let layer = key.borrow().layer();
+        if layer > MAX_LAYER {
+            return Err(MstError::TooDeep(layer));
+        }
+        let layer = usize::from(layer);
+        if stack.len() <= layer {
+            stack.resize_with(layer + 1, Open::default);
+        }
+        close_below(&mut stack, layer, &mut w, sink);
+        let open = &mut stack[layer];
+        if open.entries.len() >= MAX_NODE_ENTRIES {
+            return Err(MstError::TooManyEntries {
+                cid: None,
+                count: open.entries.len() + 1,
+            });
+        }
+        open.entries.push((key, value, None));
+        last_layer = Some(layer);
+    }
+    let Some(top) = stack.len().checked_sub(1) else {
+        let cid = empty_root_cid();
+        sink(&cid, &EMPTY_NODE);
+        return Ok(cid);
+    };
+    close_below(&mut stack, top, &mut w, sink);
+    // The top layer's node holds at least the key that opened it.
+    close(&mut stack[top], &mut w, sink).ok_or(MstError::NotCanonical {
+        cid: None,
+        key: None,
+        reason: "bulk build ended without a root",
+    })
+}
+
 /// CID of the empty tree's root node `{e: [], l: null}`.
 pub fn empty_root_cid() -> Cid {
     Cid::for_cbor(&EMPTY_NODE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(n: usize) -> Vec<(Key, Cid)> {
+        (0..n)
+            .map(|i| {
+                let key = Key::from_parts("app.bsky.feed.post", &format!("3k{i:011}")).unwrap();
+                (key, Cid::for_cbor(&(i as u64).to_le_bytes()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn build_root_emits_the_same_blocks_and_root_as_build_with() {
+        for n in [0, 1, 2, 3, 17, 300, 5000] {
+            let entries = keys(n);
+            let mut expected = Vec::new();
+            let (_, root) = Mst::build_with(entries.iter().cloned(), &mut |c, b| {
+                expected.push((*c, b.to_vec()))
+            })
+            .unwrap();
+            let mut got = Vec::new();
+            let streamed = Mst::build_root(entries.iter().map(|(k, c)| (k, *c)), &mut |c, b| {
+                got.push((*c, b.to_vec()))
+            })
+            .unwrap();
+            assert_eq!(streamed, root, "{n} keys");
+            assert_eq!(got, expected, "{n} keys");
+        }
+    }
+
+    #[test]
+    fn build_root_refuses_unsorted_or_repeated_keys() {
+        let mut entries = keys(50);
+        entries.swap(10, 40);
+        let err = Mst::build_root(entries.iter().map(|(k, c)| (k, *c)), &mut |_, _| {});
+        assert!(matches!(err, Err(MstError::Unsorted { .. })));
+        let mut entries = keys(50);
+        entries[20] = entries[19].clone();
+        let err = Mst::build_root(entries.iter().map(|(k, c)| (k, *c)), &mut |_, _| {});
+        assert!(matches!(err, Err(MstError::Unsorted { .. })));
+    }
 }

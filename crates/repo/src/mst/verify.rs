@@ -31,57 +31,84 @@ pub fn verify_tree<S: BlockSource + ?Sized>(
     root: &Cid,
     mut on_entry: impl FnMut(&Key, &Cid),
 ) -> Result<TreeStats, MstError> {
-    let mut stats = TreeStats::default();
-    check_node(src, root, None, None, None, &mut stats, &mut on_entry)?;
-    Ok(stats)
+    verify_tree_owned(src, root, &mut |key, cid| on_entry(&key, &cid))
 }
 
-fn check_node<S: BlockSource + ?Sized>(
+/// [`verify_tree`] handing each entry's key over by value (the caller keeps them without a
+/// copy).
+pub(crate) fn verify_tree_owned<S: BlockSource + ?Sized>(
     src: &S,
-    cid: &Cid,
-    expected: Option<u8>,
-    lo: Option<&Key>,
-    hi: Option<&Key>,
-    stats: &mut TreeStats,
-    on_entry: &mut dyn FnMut(&Key, &Cid),
-) -> Result<(), MstError> {
-    let bytes = src
-        .block(cid)
-        .map_err(|source| MstError::Source { cid: *cid, source })?
-        .ok_or(MstError::MissingBlock(*cid))?;
-    if !cid.matches(&bytes) {
-        return Err(MstError::HashMismatch(*cid));
-    }
-    let node = node_from_bytes(&bytes, *cid, expected)?;
-    drop(bytes);
-    if expected.is_none() {
-        stats.root_layer = node.layer;
-    }
-    stats.nodes += 1;
-    stats.entries += node.entries.len();
-    stats.max_node_entries = stats.max_node_entries.max(node.entries.len());
-    let out_of_gap = |k: &Key| lo.is_some_and(|lo| k <= lo) || hi.is_some_and(|hi| k >= hi);
-    if let Some(e) = node.entries.iter().find(|e| out_of_gap(&e.key)) {
-        return Err(MstError::NotCanonical {
-            cid: Some(*cid),
-            key: Some(e.key.to_string()),
-            reason: "key outside the gap its parent assigns",
-        });
-    }
-    let child_layer = Some(node.child_layer());
-    for i in 0..=node.entries.len() {
-        if let Link::Stub(c) = node.link_at(i) {
-            let lo = if i == 0 {
-                lo
-            } else {
-                Some(&node.entries[i - 1].key)
-            };
-            let hi = node.entries.get(i).map(|e| &e.key).or(hi);
-            check_node(src, c, child_layer, lo, hi, stats, on_entry)?;
+    root: &Cid,
+    on_entry: &mut dyn FnMut(Key, Cid),
+) -> Result<TreeStats, MstError> {
+    let mut walk = Walk {
+        stats: TreeStats::default(),
+        rehash: !src.hashes_checked(),
+        prev: Vec::new(),
+        first: true,
+        on_entry,
+    };
+    walk.check_node(src, root, None)?;
+    Ok(walk.stats)
+}
+
+struct Walk<'f> {
+    stats: TreeStats,
+    /// Whether blocks must be hashed here (the source did not check them).
+    rehash: bool,
+    /// The last key seen in key order (in-order traversal).
+    prev: Vec<u8>,
+    first: bool,
+    on_entry: &'f mut dyn FnMut(Key, Cid),
+}
+
+impl Walk<'_> {
+    fn check_node<S: BlockSource + ?Sized>(
+        &mut self,
+        src: &S,
+        cid: &Cid,
+        expected: Option<u8>,
+    ) -> Result<(), MstError> {
+        let bytes = src
+            .block(cid)
+            .map_err(|source| MstError::Source { cid: *cid, source })?
+            .ok_or(MstError::MissingBlock(*cid))?;
+        if self.rehash && !cid.matches(&bytes) {
+            return Err(MstError::HashMismatch(*cid));
         }
-        if let Some(e) = node.entries.get(i) {
-            on_entry(&e.key, &e.value);
+        let node = node_from_bytes(&bytes, *cid, expected)?;
+        drop(bytes);
+        if expected.is_none() {
+            self.stats.root_layer = node.layer;
         }
+        self.stats.nodes += 1;
+        self.stats.entries += node.entries.len();
+        self.stats.max_node_entries = self.stats.max_node_entries.max(node.entries.len());
+        let child_layer = Some(node.child_layer());
+        // Every key must lie strictly inside the gap its parent assigns. Visiting keys in
+        // order (left subtree, entry, right subtree, ...) and requiring each to exceed the
+        // previous one is the same rule: a subtree's keys come out between the two parent
+        // keys around its gap, so any key outside the gap breaks the ascending order.
+        if let Link::Stub(c) = &node.left {
+            self.check_node(src, c, child_layer)?;
+        }
+        for e in node.entries {
+            if !self.first && e.key.as_bytes() <= self.prev.as_slice() {
+                return Err(MstError::NotCanonical {
+                    cid: Some(*cid),
+                    key: Some(e.key.to_string()),
+                    reason: "key outside the gap its parent assigns",
+                });
+            }
+            self.first = false;
+            self.prev.clear();
+            self.prev.extend_from_slice(e.key.as_bytes());
+            let right = e.right;
+            (self.on_entry)(e.key, e.value);
+            if let Link::Stub(c) = &right {
+                self.check_node(src, c, child_layer)?;
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
