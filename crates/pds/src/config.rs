@@ -20,6 +20,9 @@ pub const DEFAULT_PLC_URL: &str = "https://plc.directory";
 pub const DEFAULT_PORT: u16 = 2583;
 /// The reference's default blob upload limit (bytes).
 pub const DEFAULT_BLOB_UPLOAD_LIMIT: u64 = 5 * 1024 * 1024;
+/// How long an upload no record references is kept before the sweep removes it (6 hours:
+/// long enough for a client to upload several images and then post).
+pub const DEFAULT_BLOB_TEMP_GRACE_SECONDS: u64 = 6 * 60 * 60;
 
 /// Flags and environment variables for `aerie serve`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -79,6 +82,15 @@ pub struct ConfigArgs {
     /// Terms of service link shown by describeServer.
     #[arg(long, env = "PDS_TERMS_OF_SERVICE_URL")]
     pub terms_of_service_url: Option<String>,
+    /// SMTP server for account mail, e.g. `smtps://user:pass@mail.example.com`.
+    #[arg(long, env = "PDS_EMAIL_SMTP_URL", hide_env_values = true)]
+    pub email_smtp_url: Option<String>,
+    /// Sender of account mail (`addr@example.com` or `Name <addr@example.com>`).
+    #[arg(long, env = "PDS_EMAIL_FROM_ADDRESS")]
+    pub email_from_address: Option<String>,
+    /// Seconds an uploaded blob no record references is kept before it is removed.
+    #[arg(long, env = "PDS_BLOB_TEMP_GRACE_SECONDS")]
+    pub blob_temp_grace_seconds: Option<u64>,
 }
 
 /// A secret value whose `Debug` never shows the content.
@@ -150,6 +162,12 @@ pub struct Config {
     pub privacy_policy_url: Option<String>,
     /// Terms of service link for describeServer.
     pub terms_of_service_url: Option<String>,
+    /// `PDS_EMAIL_SMTP_URL` (validated when the mailer is built); `None` = no SMTP.
+    pub email_smtp_url: Option<Secret<String>>,
+    /// `PDS_EMAIL_FROM_ADDRESS`.
+    pub email_from_address: Option<String>,
+    /// Grace period of unreferenced uploads.
+    pub blob_temp_grace: std::time::Duration,
 }
 
 /// Secrets generated for dev mode, persisted so restarts keep sessions and DIDs valid.
@@ -294,6 +312,15 @@ impl ConfigArgs {
             contact_email_address: self.contact_email_address,
             privacy_policy_url: self.privacy_policy_url,
             terms_of_service_url: self.terms_of_service_url,
+            email_smtp_url: self
+                .email_smtp_url
+                .filter(|u| !u.trim().is_empty())
+                .map(Secret::new),
+            email_from_address: self.email_from_address.filter(|a| !a.trim().is_empty()),
+            blob_temp_grace: std::time::Duration::from_secs(
+                self.blob_temp_grace_seconds
+                    .unwrap_or(DEFAULT_BLOB_TEMP_GRACE_SECONDS),
+            ),
         })
     }
 }
@@ -514,6 +541,8 @@ mod tests {
             "PDS_INVITE_REQUIRED",
             "PDS_DEV_MODE",
             "PDS_BIND_HOST",
+            "PDS_EMAIL_SMTP_URL",
+            "PDS_EMAIL_FROM_ADDRESS",
         ] {
             assert!(envs.iter().any(|e| e == name), "missing {name}");
         }

@@ -143,3 +143,13 @@ pub fn set_handle(conn: &Connection, did: &str, handle: &str) -> Result<bool, St
         })?;
     Ok(n == 1)
 }
+
+/// Marks the account's current email as confirmed at `at` (RFC 3339); false if there is no
+/// such account.
+pub fn set_email_confirmed(conn: &Connection, did: &str, at: &str) -> Result<bool, StoreError> {
+    let n = conn
+        .prepare_cached("UPDATE account SET email_confirmed_at = ?2 WHERE did = ?1")
+        .and_then(|mut st| st.execute([did, at]))
+        .map_err(StoreError::sqlite("confirming email"))?;
+    Ok(n == 1)
+}
