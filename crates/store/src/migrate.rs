@@ -128,6 +128,16 @@ const MIGRATIONS: &[&str] = &[
 
     ALTER TABLE account ADD COLUMN delete_after TEXT;
     "#,
+    // 5: the firehose's seq counter, kept apart from repo_seq so pruning old events or
+    // deleting an account's events can never bring a seq back; index for the window pruner.
+    r#"
+    CREATE TABLE repo_seq_counter (
+        id  INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO repo_seq_counter (id, seq) SELECT 1, COALESCE(MAX(seq), 0) FROM repo_seq;
+    CREATE INDEX repo_seq_sequenced_at ON repo_seq(sequenced_at);
+    "#,
 ];
 
 /// The schema version this build creates.
