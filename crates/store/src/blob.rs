@@ -114,3 +114,77 @@ pub fn list_referenced(
         })
         .collect()
 }
+
+/// The record paths (`collection/rkey`) of `did` that reference blob `cid`, in path order.
+pub fn record_paths(conn: &Connection, did: &str, cid: &Cid) -> Result<Vec<String>, StoreError> {
+    conn.prepare_cached(
+        "SELECT record_path FROM record_blob WHERE did = ?1 AND blob_cid = ?2 ORDER BY record_path",
+    )
+    .and_then(|mut st| {
+        st.query_map(params![did, &cid.as_bytes()[..]], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()
+    })
+    .map_err(StoreError::sqlite("listing record paths of a blob"))
+}
+
+/// The blobs the record at `path` references now (read before its references change, to
+/// learn which blobs may lose their last reference).
+pub fn record_blobs(conn: &Connection, did: &str, path: &str) -> Result<Vec<Cid>, StoreError> {
+    let rows = conn
+        .prepare_cached("SELECT blob_cid FROM record_blob WHERE did = ?1 AND record_path = ?2")
+        .and_then(|mut st| {
+            st.query_map([did, path], |r| r.get::<_, Vec<u8>>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(StoreError::sqlite("reading record blobs"))?;
+    rows.iter()
+        .map(|b| {
+            Cid::from_bytes(b).map_err(|e| StoreError::Corrupt {
+                table: "record_blob",
+                detail: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Deletes the metadata row of `did`'s blob `cid`; true if it existed. The caller removes
+/// the bytes after the transaction commits.
+pub fn delete(conn: &Connection, did: &str, cid: &Cid) -> Result<bool, StoreError> {
+    let n = conn
+        .prepare_cached("DELETE FROM blob WHERE did = ?1 AND cid = ?2")
+        .and_then(|mut st| st.execute(params![did, &cid.as_bytes()[..]]))
+        .map_err(StoreError::sqlite("deleting blob"))?;
+    Ok(n > 0)
+}
+
+/// Up to `limit` blobs (any account) that no record references and that were uploaded
+/// before `before` (RFC 3339, compared as text like `created_at`), oldest first.
+pub fn unreferenced_before(
+    conn: &Connection,
+    before: &str,
+    limit: u32,
+) -> Result<Vec<(String, Cid)>, StoreError> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT b.did, b.cid FROM blob b WHERE b.created_at < ?1 AND NOT EXISTS \
+             (SELECT 1 FROM record_blob r WHERE r.did = b.did AND r.blob_cid = b.cid) \
+             ORDER BY b.created_at LIMIT ?2",
+        )
+        .and_then(|mut st| {
+            st.query_map(params![before, limit], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(StoreError::sqlite("listing unreferenced blobs"))?;
+    rows.into_iter()
+        .map(|(did, b)| {
+            Cid::from_bytes(&b)
+                .map(|c| (did, c))
+                .map_err(|e| StoreError::Corrupt {
+                    table: "blob",
+                    detail: e.to_string(),
+                })
+        })
+        .collect()
+}
