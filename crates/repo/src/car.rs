@@ -455,18 +455,39 @@ impl<'a> SliceReader<'a> {
 
 /// The blocks of a CAR held in memory, indexed in place (no copy): what
 /// [`read_car_slice`] returns.
+///
+/// Lookups first try the block after the last one found: readers walk a repository in about
+/// the order it was written (records in key order, or the spec's streamable order), so most
+/// lookups hit that guess in sequential memory instead of a random probe of the hash index.
+/// The cursor is a [`Cell`](std::cell::Cell), so this type is not `Sync`.
 #[derive(Debug, Clone)]
 pub struct SliceBlocks<'a> {
     bytes: &'a [u8],
-    /// CID -> (start, length) in `bytes`.
-    index: HashMap<Cid, (usize, usize), DigestState>,
+    /// Distinct blocks in file order: (CID, start, length) in `bytes`.
+    order: Vec<(Cid, usize, usize)>,
+    /// CID -> position in `order`.
+    index: HashMap<Cid, u32, DigestState>,
+    /// Position in `order` after the last block found.
+    cursor: std::cell::Cell<usize>,
 }
 
 impl<'a> SliceBlocks<'a> {
     /// The bytes of `cid`.
     pub fn get(&self, cid: &Cid) -> Option<&'a [u8]> {
-        let &(start, len) = self.index.get(cid)?;
-        self.bytes.get(start..start + len)
+        self.find(cid).map(|(b, _)| b)
+    }
+
+    /// The bytes of `cid` and its position among the distinct blocks in file order (a dense
+    /// id below [`SliceBlocks::len`]).
+    pub fn find(&self, cid: &Cid) -> Option<(&'a [u8], usize)> {
+        let guess = self.cursor.get();
+        let pos = match self.order.get(guess) {
+            Some((c, _, _)) if c == cid => guess,
+            _ => *self.index.get(cid)? as usize,
+        };
+        let &(_, start, len) = self.order.get(pos)?;
+        self.cursor.set(pos + 1);
+        Some((self.bytes.get(start..start + len)?, pos))
     }
 
     /// Whether `cid` is present.
@@ -476,20 +497,20 @@ impl<'a> SliceBlocks<'a> {
 
     /// Number of distinct blocks.
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.order.len()
     }
 
     /// Whether there are no blocks.
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.order.is_empty()
     }
 
-    /// Every block, in no particular order.
+    /// Every distinct block, in file order (first occurrence).
     pub fn iter(&self) -> impl Iterator<Item = (&Cid, &'a [u8])> {
         let bytes = self.bytes;
-        self.index
+        self.order
             .iter()
-            .map(move |(cid, &(s, l))| (cid, bytes.get(s..s + l).unwrap_or_default()))
+            .map(move |(cid, s, l)| (cid, bytes.get(*s..s + l).unwrap_or_default()))
     }
 }
 
@@ -522,20 +543,10 @@ pub struct SliceContents<'a> {
 pub fn read_car_slice(bytes: &[u8], limits: CarLimits) -> Result<SliceContents<'_>, Error> {
     let mut reader = SliceReader::with_limits(bytes, limits)?;
     let roots = reader.roots().to_vec();
-    // Count the sections first (a cheap pass over the length prefixes) so the index is
-    // allocated once at its final size; the real pass below repeats every check.
-    let mut counter = reader.clone();
-    let mut sections = 0usize;
-    while let Ok(Varint::Value(len)) = counter.varint() {
-        let Ok(len) = usize::try_from(len) else { break };
-        if len > counter.bytes.len() - counter.pos {
-            break;
-        }
-        counter.pos += len;
-        sections += 1;
-    }
-    let mut index: HashMap<Cid, (usize, usize), DigestState> =
-        HashMap::with_capacity_and_hasher(sections, DigestState::default());
+    // No pre-pass to count sections: hopping over length prefixes touches a cache line per
+    // section and cost more than letting the index grow.
+    let mut index: HashMap<Cid, u32, DigestState> = HashMap::default();
+    let mut order = Vec::new();
     let mut duplicate_blocks = 0;
     while let Some((cid, data)) = reader.next_block()? {
         // The block ends where the reader now stands.
@@ -543,13 +554,27 @@ pub fn read_car_slice(bytes: &[u8], limits: CarLimits) -> Result<SliceContents<'
         match index.entry(cid) {
             Entry::Occupied(_) => duplicate_blocks += 1,
             Entry::Vacant(slot) => {
-                slot.insert((start, data.len()));
+                // Each section takes at least 37 bytes, so positions fit u32 unless the file
+                // exceeds ~150 GiB; refuse such a file rather than mis-index it.
+                let pos = u32::try_from(order.len()).map_err(|_| Error::CarTooLarge {
+                    offset: start as u64,
+                    what: "file",
+                    len: bytes.len() as u64,
+                    limit: u64::from(u32::MAX),
+                })?;
+                slot.insert(pos);
+                order.push((cid, start, data.len()));
             }
         }
     }
     Ok(SliceContents {
         roots,
-        blocks: SliceBlocks { bytes, index },
+        blocks: SliceBlocks {
+            bytes,
+            order,
+            index,
+            cursor: std::cell::Cell::new(0),
+        },
         duplicate_blocks,
         bytes: reader.offset(),
     })
@@ -564,8 +589,8 @@ pub struct CarBlocks {
     /// Set once a block arrives through the public [`CarBlocks::insert`], whose caller only
     /// vouches for it; blocks from [`read_car`] were hash-checked by the reader.
     unchecked: bool,
-    /// CID -> (chunk, start, length).
-    index: HashMap<Cid, (u32, u32, u32), DigestState>,
+    /// CID -> (chunk, start, length, id), ids counting blocks in insertion order.
+    index: HashMap<Cid, (u32, u32, u32, u32), DigestState>,
 }
 
 /// Size of each buffer; a larger block gets a buffer of its own size.
@@ -587,6 +612,9 @@ impl CarBlocks {
 
     /// [`CarBlocks::insert`] for a block whose hash was just checked.
     fn insert_checked(&mut self, cid: Cid, bytes: &[u8]) -> bool {
+        // Ids count distinct blocks; the block count fits u32 (each block costs at least 37
+        // bytes of input, and blocks are capped far below 4 GiB).
+        let id = self.index.len() as u32;
         let Entry::Vacant(slot) = self.index.entry(cid) else {
             return false;
         };
@@ -603,14 +631,19 @@ impl CarBlocks {
         chunk.extend_from_slice(bytes);
         // Chunks hold at most max(1 MiB, one block) and blocks are capped far below 4 GiB by
         // the reader's limits, so these fit in u32.
-        slot.insert((n as u32, start as u32, bytes.len() as u32));
+        slot.insert((n as u32, start as u32, bytes.len() as u32, id));
         true
     }
 
     /// The bytes of `cid`.
     pub fn get(&self, cid: &Cid) -> Option<&[u8]> {
-        let &(chunk, start, len) = self.index.get(cid)?;
-        self.slice(chunk, start, len)
+        self.find(cid).map(|(b, _)| b)
+    }
+
+    /// The bytes of `cid` and a dense id below [`CarBlocks::len`] (insertion order).
+    pub fn find(&self, cid: &Cid) -> Option<(&[u8], usize)> {
+        let &(chunk, start, len, id) = self.index.get(cid)?;
+        Some((self.slice(chunk, start, len)?, id as usize))
     }
 
     fn slice(&self, chunk: u32, start: u32, len: u32) -> Option<&[u8]> {
@@ -637,7 +670,7 @@ impl CarBlocks {
     pub fn iter(&self) -> impl Iterator<Item = (&Cid, &[u8])> {
         self.index
             .iter()
-            .map(|(cid, &(c, s, l))| (cid, self.slice(c, s, l).unwrap_or(&[])))
+            .map(|(cid, &(c, s, l, _))| (cid, self.slice(c, s, l).unwrap_or(&[])))
     }
 }
 

@@ -8,7 +8,7 @@
 //! blocks are kept once, in the order-independent map the tree walk needs.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::Read;
 
 use aerie_crypto::PublicKey;
@@ -17,7 +17,7 @@ use aerie_syntax::{Did, Tid};
 
 use crate::Error;
 use crate::car::CarLimits;
-use crate::car::{CarBlocks, CarContents, DigestState, SliceBlocks, read_car, read_car_slice};
+use crate::car::{CarBlocks, CarContents, SliceBlocks, read_car, read_car_slice};
 use crate::commit::Commit;
 use crate::mst::{BlockSource, Key, verify_tree_owned};
 
@@ -167,7 +167,7 @@ pub fn verify_contents(contents: CarContents, options: &VerifyOptions) -> Result
 }
 
 /// The checks shared by every entry point; `blocks` were hash-checked as they were read.
-fn verify_blocks<B: BlockSource + BlockCount>(
+fn verify_blocks<B: BlockSource + FindBlock>(
     roots: Vec<Cid>,
     blocks: B,
     duplicate_blocks: u64,
@@ -206,16 +206,24 @@ fn verify_blocks<B: BlockSource + BlockCount>(
         entries.push((key, cid))
     })?;
     let mut per_collection: BTreeMap<String, u64> = BTreeMap::new();
-    let mut record_cids: HashSet<Cid, DigestState> =
-        HashSet::with_capacity_and_hasher(entries.len(), DigestState::default());
+    // Records shared by several paths are checked once: mark each by its block id.
+    let mut checked = vec![false; blocks.block_count()];
+    let mut distinct_records = 0u64;
     // Entries are sorted by path, so each collection's records are consecutive: count a run,
     // then add it to the map once.
     let mut run: Option<(&str, u64)> = None;
     for (path, cid) in &entries {
-        let bytes = record_block(&blocks, cid)?;
-        if record_cids.insert(*cid) {
+        let (bytes, id) = blocks.find_block(cid).ok_or(Error::MissingBlock {
+            cid: *cid,
+            what: "record",
+        })?;
+        let first = checked
+            .get_mut(id)
+            .is_none_or(|c| !std::mem::replace(c, true));
+        if first {
+            distinct_records += 1;
             // Full strict validation without building a value (export decodes later).
-            crate::repo::check_record(&bytes).map_err(|reason| Error::BadRecord {
+            crate::repo::check_record(bytes).map_err(|reason| Error::BadRecord {
                 path: path.to_string(),
                 cid: *cid,
                 reason,
@@ -236,7 +244,7 @@ fn verify_blocks<B: BlockSource + BlockCount>(
     }
     // Every node and record block is present (checked above) and nodes never repeat, so the
     // rest of the file is the commit plus whatever nobody links to.
-    let referenced = 1 + stats.nodes as u64 + record_cids.len() as u64;
+    let referenced = 1 + stats.nodes as u64 + distinct_records;
     let count = blocks.block_count() as u64;
     let report = Report {
         did: commit.did().clone(),
@@ -261,19 +269,28 @@ fn verify_blocks<B: BlockSource + BlockCount>(
     })
 }
 
-/// How many distinct blocks a verified source holds (for the report).
-trait BlockCount {
+/// Block stores with dense block ids (to mark records already checked).
+trait FindBlock {
+    /// Distinct blocks held; ids are below this.
     fn block_count(&self) -> usize;
+    /// A block's bytes and id.
+    fn find_block(&self, cid: &Cid) -> Option<(&[u8], usize)>;
 }
 
-impl BlockCount for CarBlocks {
+impl FindBlock for CarBlocks {
     fn block_count(&self) -> usize {
         self.len()
     }
+    fn find_block(&self, cid: &Cid) -> Option<(&[u8], usize)> {
+        self.find(cid)
+    }
 }
 
-impl BlockCount for SliceBlocks<'_> {
+impl FindBlock for SliceBlocks<'_> {
     fn block_count(&self) -> usize {
         self.len()
+    }
+    fn find_block(&self, cid: &Cid) -> Option<(&[u8], usize)> {
+        self.find(cid)
     }
 }
