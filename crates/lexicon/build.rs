@@ -22,7 +22,11 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    // Read at run time: `env!` would bake in the path of whichever checkout first compiled
+    // this build script, and a shared target dir would then reuse that stale path.
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set by cargo");
+    let root = Path::new(&manifest_dir).join("schemas");
     let mut files = Vec::new();
     collect(&root, &mut files);
     let mut code = String::from(
