@@ -467,9 +467,16 @@ pub struct SliceBlocks<'a> {
     order: Vec<(Cid, usize, usize)>,
     /// CID -> position in `order`.
     index: HashMap<Cid, u32, DigestState>,
-    /// Position in `order` after the last block found.
+    /// Position in `order` after the last block found by [`SliceBlocks::find`].
     cursor: std::cell::Cell<usize>,
+    /// The same for [`BlockSource::block`] (tree walks), which interleaves with record
+    /// lookups differently.
+    node_cursor: std::cell::Cell<usize>,
 }
+
+/// How many blocks after the cursor a lookup tries before the hash index: a pre-order walk
+/// asks for the next node a few records later.
+const PROBE: usize = 8;
 
 impl<'a> SliceBlocks<'a> {
     /// The bytes of `cid`.
@@ -480,13 +487,18 @@ impl<'a> SliceBlocks<'a> {
     /// The bytes of `cid` and its position among the distinct blocks in file order (a dense
     /// id below [`SliceBlocks::len`]).
     pub fn find(&self, cid: &Cid) -> Option<(&'a [u8], usize)> {
-        let guess = self.cursor.get();
-        let pos = match self.order.get(guess) {
-            Some((c, _, _)) if c == cid => guess,
-            _ => *self.index.get(cid)? as usize,
+        self.find_near(cid, &self.cursor)
+    }
+
+    fn find_near(&self, cid: &Cid, cursor: &std::cell::Cell<usize>) -> Option<(&'a [u8], usize)> {
+        let from = cursor.get().min(self.order.len());
+        let window = &self.order[from..self.order.len().min(from + PROBE)];
+        let pos = match window.iter().position(|(c, _, _)| c == cid) {
+            Some(i) => from + i,
+            None => *self.index.get(cid)? as usize,
         };
         let &(_, start, len) = self.order.get(pos)?;
-        self.cursor.set(pos + 1);
+        cursor.set(pos + 1);
         Some((self.bytes.get(start..start + len)?, pos))
     }
 
@@ -516,7 +528,9 @@ impl<'a> SliceBlocks<'a> {
 
 impl BlockSource for SliceBlocks<'_> {
     fn block(&self, cid: &Cid) -> Result<Option<Cow<'_, [u8]>>, SourceError> {
-        Ok(self.get(cid).map(Cow::Borrowed))
+        Ok(self
+            .find_near(cid, &self.node_cursor)
+            .map(|(b, _)| Cow::Borrowed(b)))
     }
 
     /// Only [`read_car_slice`] fills it, after checking each block's hash.
@@ -543,10 +557,14 @@ pub struct SliceContents<'a> {
 pub fn read_car_slice(bytes: &[u8], limits: CarLimits) -> Result<SliceContents<'_>, Error> {
     let mut reader = SliceReader::with_limits(bytes, limits)?;
     let roots = reader.roots().to_vec();
-    // No pre-pass to count sections: hopping over length prefixes touches a cache line per
-    // section and cost more than letting the index grow.
-    let mut index: HashMap<Cid, u32, DigestState> = HashMap::default();
-    let mut order = Vec::new();
+    // Sized for sections of 256 bytes on average (repository blocks are mostly a few hundred
+    // bytes), so a typical file never rehashes; the hint is bounded by the input, and a file
+    // of smaller blocks just grows the index. (Counting sections in a pre-pass touches a
+    // cache line per section and costs more than it saves.)
+    let hint = bytes.len() / 256;
+    let mut index: HashMap<Cid, u32, DigestState> =
+        HashMap::with_capacity_and_hasher(hint, DigestState::default());
+    let mut order = Vec::with_capacity(hint);
     let mut duplicate_blocks = 0;
     while let Some((cid, data)) = reader.next_block()? {
         // The block ends where the reader now stands.
@@ -574,6 +592,7 @@ pub fn read_car_slice(bytes: &[u8], limits: CarLimits) -> Result<SliceContents<'
             order,
             index,
             cursor: std::cell::Cell::new(0),
+            node_cursor: std::cell::Cell::new(0),
         },
         duplicate_blocks,
         bytes: reader.offset(),
@@ -1080,6 +1099,30 @@ mod tests {
         }
         assert!(in_place.blocks.hashes_checked());
         assert!(copied.blocks.hashes_checked());
+    }
+
+    #[test]
+    fn slice_blocks_find_every_block_in_any_lookup_order() {
+        let datas: Vec<Vec<u8>> = (0..200u32).map(|i| i.to_le_bytes().repeat(3)).collect();
+        let cids: Vec<Cid> = datas.iter().map(|d| Cid::for_raw(d)).collect();
+        let car = write_car(
+            &[cids[0]],
+            cids.iter().zip(&datas).map(|(c, d)| (c, d.as_slice())),
+        );
+        let blocks = read_car_slice(&car, CarLimits::DEFAULT).unwrap().blocks;
+        let forward: Vec<usize> = (0..200).collect();
+        let backward: Vec<usize> = (0..200).rev().collect();
+        // Strides that jump past the probe window both ways.
+        let scattered: Vec<usize> = (0..200).map(|i| (i * 37) % 200).collect();
+        for order in [forward, backward, scattered] {
+            for &i in &order {
+                assert_eq!(blocks.find(&cids[i]), Some((datas[i].as_slice(), i)));
+                let via_source = blocks.block(&cids[i]).unwrap();
+                assert_eq!(via_source.as_deref(), Some(datas[i].as_slice()));
+            }
+        }
+        assert_eq!(blocks.find(&Cid::for_raw(b"absent")), None);
+        assert_eq!(blocks.block(&Cid::for_raw(b"absent")).unwrap(), None);
     }
 
     #[test]
