@@ -78,6 +78,18 @@ fn plc_token(data_dir: &Path, did: &str) -> String {
         .token
 }
 
+/// The firehose event types `data_dir`'s server logged for `did`, in seq order.
+fn event_types(data_dir: &Path, did: &str) -> Vec<String> {
+    let conn = aerie_store::Connection::open(data_dir.join(aerie_pds::serve::DB_FILE)).unwrap();
+    let mut st = conn
+        .prepare("SELECT event_type FROM repo_seq WHERE did = ?1 ORDER BY seq")
+        .unwrap();
+    st.query_map([did], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<Vec<String>, _>>()
+        .unwrap()
+}
+
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n-migration-test-image-bytes-0123456789";
 const CREATE_ACCOUNT: &str = "com.atproto.server.createAccount";
 
@@ -331,6 +343,13 @@ async fn account_moves_between_two_aerie_servers_and_verifies_on_the_new_host() 
         )
         .await;
     assert_eq!(status, 200, "{out}");
+
+    // B announced nothing while the account was arriving; activation sent #identity,
+    // #account and #sync, in that order.
+    assert_eq!(
+        event_types(dir_b.path(), &did),
+        ["#identity", "#account", "#sync"]
+    );
 
     // B's repo verifies with the new key, holds every record, serves the image.
     let new_key =
