@@ -456,17 +456,26 @@ impl<'a> SliceReader<'a> {
 /// The blocks of a CAR held in memory, indexed in place (no copy): what
 /// [`read_car_slice`] returns.
 ///
-/// Lookups first try the block after the last one found: readers walk a repository in about
-/// the order it was written (records in key order, or the spec's streamable order), so most
-/// lookups hit that guess in sequential memory instead of a random probe of the hash index.
-/// The cursor is a [`Cell`](std::cell::Cell), so this type is not `Sync`.
+/// Nothing is copied out of the input, not even CIDs: each distinct block is a `(start,
+/// length)` pair in file order, its CID being the 36 bytes before `start`, and the index is
+/// an open-addressing table of 4-byte positions (about 1 MiB for 100k blocks, so it stays in
+/// cache). Comparing a candidate's CID reads the bytes just before the block, which the
+/// caller is about to read anyway.
+///
+/// Lookups first try the few blocks after the last one found: readers walk a repository in
+/// about the order it was written (records in key order, or the spec's streamable order), so
+/// most lookups hit in sequential memory. The cursors are [`Cell`](std::cell::Cell)s, so this
+/// type is not `Sync`.
 #[derive(Debug, Clone)]
 pub struct SliceBlocks<'a> {
     bytes: &'a [u8],
-    /// Distinct blocks in file order: (CID, start, length) in `bytes`.
-    order: Vec<(Cid, usize, usize)>,
-    /// CID -> position in `order`.
-    index: HashMap<Cid, u32, DigestState>,
+    /// Distinct blocks in file order: (start, length) in `bytes`.
+    order: Vec<(usize, usize)>,
+    /// Open addressing, linear probing: positions in `order`, [`EMPTY_SLOT`] when free.
+    /// The length is a power of two, at least twice `order.len()`.
+    table: Vec<u32>,
+    /// Keys the slot hash so that chosen digests cannot pile into one probe run.
+    key: u64,
     /// Position in `order` after the last block found by [`SliceBlocks::find`].
     cursor: std::cell::Cell<usize>,
     /// The same for [`BlockSource::block`] (tree walks), which interleaves with record
@@ -474,11 +483,90 @@ pub struct SliceBlocks<'a> {
     node_cursor: std::cell::Cell<usize>,
 }
 
-/// How many blocks after the cursor a lookup tries before the hash index: a pre-order walk
-/// asks for the next node a few records later.
+/// How many blocks after the cursor a lookup tries before the index: a pre-order walk asks
+/// for the next node a few records later.
 const PROBE: usize = 8;
 
+const EMPTY_SLOT: u32 = u32::MAX;
+
 impl<'a> SliceBlocks<'a> {
+    fn new(bytes: &'a [u8], capacity: usize) -> SliceBlocks<'a> {
+        SliceBlocks {
+            bytes,
+            order: Vec::with_capacity(capacity),
+            table: vec![EMPTY_SLOT; (capacity * 2).next_power_of_two().max(16)],
+            key: DigestState::default().key,
+            cursor: std::cell::Cell::new(0),
+            node_cursor: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The CID stored before block `pos`.
+    fn cid_at(&self, pos: usize) -> Option<&'a [u8]> {
+        let &(start, _) = self.order.get(pos)?;
+        self.bytes.get(start.checked_sub(CID_LEN)?..start)
+    }
+
+    fn home(&self, cid: &[u8]) -> usize {
+        // Bytes 4..12 are the start of the SHA-256 digest: uniform already.
+        let word = cid
+            .get(4..12)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, u64::from_le_bytes);
+        let m = u128::from(word ^ self.key) * 0x9e37_79b9_7f4a_7c15u128;
+        ((m as u64) ^ ((m >> 64) as u64)) as usize & (self.table.len() - 1)
+    }
+
+    /// The slot holding `cid`, or the free slot where it would go.
+    fn slot(&self, cid: &[u8]) -> Result<usize, usize> {
+        let mask = self.table.len() - 1;
+        let mut i = self.home(cid);
+        loop {
+            match self.table[i] {
+                EMPTY_SLOT => return Err(i),
+                pos if self.cid_at(pos as usize) == Some(cid) => return Ok(i),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// Add the block whose data is `bytes[start..start + len]` (its CID right before);
+    /// `false` if that CID is already present.
+    fn insert(&mut self, start: usize, len: usize) -> bool {
+        let Some(cid) = start
+            .checked_sub(CID_LEN)
+            .and_then(|s| self.bytes.get(s..start))
+        else {
+            return false;
+        };
+        let Err(free) = self.slot(cid) else {
+            return false;
+        };
+        // Each section takes at least 37 bytes, so a u32 position is exceeded only past
+        // ~150 GiB of input; `read_car_slice` refuses such a file before calling this.
+        self.table[free] = self.order.len() as u32;
+        self.order.push((start, len));
+        if self.order.len() * 2 > self.table.len() {
+            self.grow();
+        }
+        true
+    }
+
+    fn grow(&mut self) {
+        self.table = vec![EMPTY_SLOT; self.table.len() * 2];
+        let mask = self.table.len() - 1;
+        for pos in 0..self.order.len() {
+            let Some(cid) = self.cid_at(pos) else {
+                continue;
+            };
+            let mut i = self.home(cid);
+            while self.table[i] != EMPTY_SLOT {
+                i = (i + 1) & mask;
+            }
+            self.table[i] = pos as u32;
+        }
+    }
+
     /// The bytes of `cid`.
     pub fn get(&self, cid: &Cid) -> Option<&'a [u8]> {
         self.find(cid).map(|(b, _)| b)
@@ -491,20 +579,22 @@ impl<'a> SliceBlocks<'a> {
     }
 
     fn find_near(&self, cid: &Cid, cursor: &std::cell::Cell<usize>) -> Option<(&'a [u8], usize)> {
-        let from = cursor.get().min(self.order.len());
-        let window = &self.order[from..self.order.len().min(from + PROBE)];
-        let pos = match window.iter().position(|(c, _, _)| c == cid) {
-            Some(i) => from + i,
-            None => *self.index.get(cid)? as usize,
+        let want = &cid.as_bytes()[..];
+        let from = cursor.get();
+        let near =
+            (from..self.order.len().min(from + PROBE)).find(|&p| self.cid_at(p) == Some(want));
+        let pos = match near {
+            Some(p) => p,
+            None => self.table[self.slot(want).ok()?] as usize,
         };
-        let &(_, start, len) = self.order.get(pos)?;
+        let &(start, len) = self.order.get(pos)?;
         cursor.set(pos + 1);
         Some((self.bytes.get(start..start + len)?, pos))
     }
 
     /// Whether `cid` is present.
     pub fn contains(&self, cid: &Cid) -> bool {
-        self.index.contains_key(cid)
+        self.slot(cid.as_bytes()).is_ok()
     }
 
     /// Number of distinct blocks.
@@ -518,11 +608,12 @@ impl<'a> SliceBlocks<'a> {
     }
 
     /// Every distinct block, in file order (first occurrence).
-    pub fn iter(&self) -> impl Iterator<Item = (&Cid, &'a [u8])> {
-        let bytes = self.bytes;
-        self.order
-            .iter()
-            .map(move |(cid, s, l)| (cid, bytes.get(*s..s + l).unwrap_or_default()))
+    pub fn iter(&self) -> impl Iterator<Item = (Cid, &'a [u8])> + '_ {
+        (0..self.order.len()).filter_map(move |pos| {
+            let cid = Cid::from_bytes(self.cid_at(pos)?).ok()?;
+            let &(start, len) = self.order.get(pos)?;
+            Some((cid, self.bytes.get(start..start + len)?))
+        })
     }
 }
 
@@ -558,42 +649,29 @@ pub fn read_car_slice(bytes: &[u8], limits: CarLimits) -> Result<SliceContents<'
     let mut reader = SliceReader::with_limits(bytes, limits)?;
     let roots = reader.roots().to_vec();
     // Sized for sections of 256 bytes on average (repository blocks are mostly a few hundred
-    // bytes), so a typical file never rehashes; the hint is bounded by the input, and a file
-    // of smaller blocks just grows the index. (Counting sections in a pre-pass touches a
-    // cache line per section and costs more than it saves.)
-    let hint = bytes.len() / 256;
-    let mut index: HashMap<Cid, u32, DigestState> =
-        HashMap::with_capacity_and_hasher(hint, DigestState::default());
-    let mut order = Vec::with_capacity(hint);
+    // bytes), so a typical file never regrows its index; the hint is bounded by the input, and
+    // a file of smaller blocks just grows it. (Counting sections in a pre-pass touches a cache
+    // line per section and costs more than it saves.)
+    let mut blocks = SliceBlocks::new(bytes, bytes.len() / 256);
     let mut duplicate_blocks = 0;
-    while let Some((cid, data)) = reader.next_block()? {
-        // The block ends where the reader now stands.
+    while let Some((_, data)) = reader.next_block()? {
+        // The block ends where the reader now stands; its CID is the 36 bytes before it.
         let start = reader.pos - data.len();
-        match index.entry(cid) {
-            Entry::Occupied(_) => duplicate_blocks += 1,
-            Entry::Vacant(slot) => {
-                // Each section takes at least 37 bytes, so positions fit u32 unless the file
-                // exceeds ~150 GiB; refuse such a file rather than mis-index it.
-                let pos = u32::try_from(order.len()).map_err(|_| Error::CarTooLarge {
-                    offset: start as u64,
-                    what: "file",
-                    len: bytes.len() as u64,
-                    limit: u64::from(u32::MAX),
-                })?;
-                slot.insert(pos);
-                order.push((cid, start, data.len()));
-            }
+        if blocks.order.len() >= EMPTY_SLOT as usize {
+            return Err(Error::CarTooLarge {
+                offset: start as u64,
+                what: "file",
+                len: bytes.len() as u64,
+                limit: start as u64,
+            });
+        }
+        if !blocks.insert(start, data.len()) {
+            duplicate_blocks += 1;
         }
     }
     Ok(SliceContents {
         roots,
-        blocks: SliceBlocks {
-            bytes,
-            order,
-            index,
-            cursor: std::cell::Cell::new(0),
-            node_cursor: std::cell::Cell::new(0),
-        },
+        blocks,
         duplicate_blocks,
         bytes: reader.offset(),
     })
