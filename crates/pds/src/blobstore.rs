@@ -51,6 +51,24 @@ impl DiskBlobs {
         .map_err(XrpcError::internal)
     }
 
+    /// Removes blob `cid` of `did`; true if it was there. Called only after the metadata row
+    /// is gone (committed), so a crash in between leaves an orphan file, never a row
+    /// without bytes.
+    pub async fn delete(&self, did: &str, cid: &Cid) -> std::io::Result<bool> {
+        match tokio::fs::remove_file(self.path(did, cid)).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether blob `cid` of `did` has bytes on disk.
+    pub async fn exists(&self, did: &str, cid: &Cid) -> bool {
+        tokio::fs::try_exists(self.path(did, cid))
+            .await
+            .unwrap_or(false)
+    }
+
     /// The bytes of blob `cid` of `did`, if stored.
     pub async fn get(&self, did: &str, cid: &Cid) -> Result<Option<Vec<u8>>, XrpcError> {
         match tokio::fs::read(self.path(did, cid)).await {

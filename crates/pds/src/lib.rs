@@ -20,9 +20,11 @@
 #![deny(missing_docs)]
 
 mod api;
+pub mod blob_gc;
 pub mod blobstore;
 pub mod config;
 mod error;
+pub mod mail;
 mod password;
 pub mod plc;
 mod records;

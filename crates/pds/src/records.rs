@@ -198,18 +198,18 @@ pub async fn commit_writes(
     };
     let out = (commit.cid, commit.rev.as_str().to_owned());
     let (did_s, did_c) = (did.as_str().to_owned(), did.clone());
-    let event = st
+    let (event, released) = st
         .store()
-        .write(move |tx: &Transaction<'_>| {
+        .write(move |tx: &Transaction<'_>| -> Result<_, JobError> {
             persist_commit(tx, &did_s, &commit, Some(prev_commit))?;
-            for (path, blobs) in &blob_refs {
-                aerie_store::blob::set_record_blobs(tx, &did_s, path, blobs)?;
-            }
-            sequencer::append(tx, &sequencer::commit_event(&did_c, &commit)?)
+            let released = crate::blob_gc::update_refs(tx, &did_s, &blob_refs)?;
+            let event = sequencer::append(tx, &sequencer::commit_event(&did_c, &commit)?)?;
+            Ok((event, released))
         })
         .await
-        .map_err(crate::error::store_error)?;
+        .map_err(XrpcError::from)?;
     sequencer::publish(st.firehose(), vec![event]).await;
+    crate::blob_gc::remove_files(st, did.as_str(), &released).await;
     Ok(Committed {
         commit: Some(out),
         results,
@@ -247,14 +247,10 @@ fn build_commit(
     for w in writes {
         let key_path = Key::from_parts(w.collection.as_str(), w.rkey.as_str())
             .map_err(|e| invalid(format!("Invalid record path: {e}")))?;
-        for blob in &w.blobs {
-            if aerie_store::blob::get(conn, did, blob)?.is_none() {
-                return Err(XrpcError::named(
-                    "BlobNotFound",
-                    format!("Could not find blob: {blob}"),
-                )
-                .into());
-            }
+        if !w.blobs.is_empty()
+            && let Some(record) = &w.record
+        {
+            crate::blob_gc::verify_refs(conn, did, record)?;
         }
         let current = repo.get(&src, &key_path).map_err(XrpcError::internal)?;
         if let Some(expected) = w.swap_record

@@ -43,6 +43,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let firehose = state.firehose().clone();
+    // Removes uploads no record took up; stops with the server (drop guard).
+    let _sweeper = crate::blob_gc::Sweeper::start(state.clone());
     // Subscribers hold their WebSocket open forever; end them so the drain can finish.
     let shutdown = async move {
         shutdown.await;

@@ -34,6 +34,7 @@ struct Inner {
     blobs: DiskBlobs,
     firehose: Firehose,
     resolver: Resolver,
+    outbox: crate::mail::Outbox,
 }
 
 impl AppState {
@@ -53,6 +54,7 @@ impl AppState {
             PlcMode::InProcess => PlcClient::in_process(&config.data_directory)?,
         };
         let blobs = DiskBlobs::new(config.blobstore_directory.clone());
+        let outbox = crate::mail::Outbox::from_config(&config)?;
         let resolver = Resolver::new(resolver_config(&config))
             .map_err(|e| Error::Config(format!("identity resolver: {e}")))?;
         Ok(AppState {
@@ -67,6 +69,7 @@ impl AppState {
                 blobs,
                 firehose,
                 resolver,
+                outbox,
             }),
         })
     }
@@ -99,6 +102,11 @@ impl AppState {
     /// DID and handle resolution (DNS, HTTPS, PLC), cached.
     pub fn resolver(&self) -> &Resolver {
         &self.inner.resolver
+    }
+
+    /// Account mail (SMTP, or logged in dev mode).
+    pub fn outbox(&self) -> &crate::mail::Outbox {
+        &self.inner.outbox
     }
 
     /// The event stream.

@@ -127,6 +127,10 @@ pub async fn get_blob(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
+    // Never rendered inline by a browser that ignores the CSP (as the reference sends).
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{cid}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
     Ok(resp)
 }
 

@@ -1,6 +1,7 @@
 //! XRPC routes.
 
 mod blob;
+mod email;
 mod identity;
 mod repo;
 mod server;
@@ -76,6 +77,7 @@ pub fn routes(blob_limit: usize) -> Router<AppState> {
             procedure(blob::upload_blob).layer(DefaultBodyLimit::max(blob_limit)),
         )
         .merge(sync_routes())
+        .merge(email_routes())
         .fallback(fallback)
 }
 
@@ -138,4 +140,34 @@ fn sync_routes() -> Router<AppState> {
             get(aerie_firehose::subscribe_repos),
         )
         .route("/xrpc/com.atproto.sync.listBlobs", query(blob::list_blobs))
+}
+
+/// Account mail flows (see `email.rs`).
+fn email_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/xrpc/com.atproto.server.requestPasswordReset",
+            procedure(email::request_password_reset),
+        )
+        .route(
+            "/xrpc/com.atproto.server.resetPassword",
+            procedure(email::reset_password),
+        )
+        .route(
+            "/xrpc/com.atproto.server.requestEmailConfirmation",
+            procedure(email::request_email_confirmation),
+        )
+        .route(
+            "/xrpc/com.atproto.server.confirmEmail",
+            procedure(email::confirm_email),
+        )
+        .route(
+            "/xrpc/com.atproto.server.requestEmailUpdate",
+            procedure(email::request_email_update),
+        )
+        .route(
+            "/xrpc/com.atproto.server.updateEmail",
+            procedure(email::update_email),
+        )
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
 }

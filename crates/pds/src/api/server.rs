@@ -107,7 +107,7 @@ pub(crate) fn check_new_handle(raw: &str, domains: &[String]) -> Result<Handle, 
 }
 
 /// A deliberately loose email check: one `@`, something before it, a dotted domain after.
-fn is_plausible_email(email: &str) -> bool {
+pub(crate) fn is_plausible_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
     };

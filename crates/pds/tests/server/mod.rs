@@ -44,6 +44,17 @@ impl Server {
         }
     }
 
+    /// A handle on a server the test started itself (e.g. to keep its `AppState`); `stop`
+    /// does nothing for it.
+    pub fn attach(url: String) -> Server {
+        Server {
+            url,
+            stop: None,
+            task: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
