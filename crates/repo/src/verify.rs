@@ -201,7 +201,9 @@ fn verify_blocks<B: BlockSource + FindBlock>(
         },
     };
 
-    let mut entries: Vec<(Key, Cid)> = Vec::new();
+    // Every entry names a record block, so the block count bounds the entry count (unless
+    // records repeat); reserving it avoids regrowing the largest vector of the walk.
+    let mut entries: Vec<(Key, Cid)> = Vec::with_capacity(blocks.block_count());
     let stats = verify_tree_owned(&blocks, commit.data(), &mut |key, cid| {
         entries.push((key, cid))
     })?;
