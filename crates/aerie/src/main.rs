@@ -2,7 +2,9 @@
 
 use clap::{Parser, Subcommand};
 
+mod account_cmd;
 mod bench_cmd;
+mod doctor_cmd;
 mod plc_cmd;
 mod repo_cmd;
 mod serve_cmd;
@@ -25,6 +27,12 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Load-test a PDS on loopback (Aerie or any other) and report throughput and latency.
     Bench(bench_cmd::BenchArgs),
+    /// Check the PDS configuration (directories, database, PLC, SMTP) and send a test mail.
+    Doctor(doctor_cmd::DoctorArgs),
+    /// Manage accounts on a running PDS (admin password, over HTTP).
+    Account(account_cmd::AccountArgs),
+    /// Create invite codes on a running PDS (admin password, over HTTP).
+    Invite(account_cmd::InviteArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -34,6 +42,9 @@ fn main() -> std::process::ExitCode {
         Command::Plc(args) => plc_cmd::run(args),
         Command::Serve(args) => serve_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
+        Command::Doctor(args) => doctor_cmd::run(args),
+        Command::Account(args) => account_cmd::run_account(args),
+        Command::Invite(args) => account_cmd::run_invite(args),
     };
     match result {
         Ok(code) => code,
