@@ -1,5 +1,7 @@
 //! XRPC routes.
 
+mod account;
+mod admin;
 mod blob;
 mod email;
 mod identity;
@@ -77,6 +79,8 @@ pub fn routes(blob_limit: usize) -> Router<AppState> {
             procedure(blob::upload_blob).layer(DefaultBodyLimit::max(blob_limit)),
         )
         .merge(sync_routes())
+        .merge(account_routes())
+        .merge(admin_routes())
         .merge(email_routes())
         .fallback(fallback)
 }
@@ -168,6 +172,90 @@ fn email_routes() -> Router<AppState> {
         .route(
             "/xrpc/com.atproto.server.updateEmail",
             procedure(email::update_email),
+        )
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+}
+
+/// App passwords and the owner's account lifecycle (see `account.rs`).
+fn account_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/xrpc/com.atproto.server.createAppPassword",
+            procedure(account::create_app_password),
+        )
+        .route(
+            "/xrpc/com.atproto.server.listAppPasswords",
+            query(account::list_app_passwords),
+        )
+        .route(
+            "/xrpc/com.atproto.server.revokeAppPassword",
+            procedure(account::revoke_app_password),
+        )
+        .route(
+            "/xrpc/com.atproto.server.deactivateAccount",
+            procedure(account::deactivate_account),
+        )
+        .route(
+            "/xrpc/com.atproto.server.checkAccountStatus",
+            query(account::check_account_status),
+        )
+        .route(
+            "/xrpc/com.atproto.server.requestAccountDelete",
+            procedure(account::request_account_delete),
+        )
+        .route(
+            "/xrpc/com.atproto.server.deleteAccount",
+            procedure(account::delete_account),
+        )
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+}
+
+/// com.atproto.admin.* with HTTP basic admin auth (see `admin.rs`).
+fn admin_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/xrpc/com.atproto.admin.getAccountInfo",
+            query(admin::get_account_info),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.getAccountInfos",
+            query(admin::get_account_infos),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.searchAccounts",
+            query(admin::search_accounts),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.updateSubjectStatus",
+            procedure(admin::update_subject_status),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.getSubjectStatus",
+            query(admin::get_subject_status),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.deleteAccount",
+            procedure(admin::delete_account),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.updateAccountHandle",
+            procedure(admin::update_account_handle),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.updateAccountEmail",
+            procedure(admin::update_account_email),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.updateAccountPassword",
+            procedure(admin::update_account_password),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.disableAccountInvites",
+            procedure(admin::disable_account_invites),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.enableAccountInvites",
+            procedure(admin::enable_account_invites),
         )
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
 }

@@ -379,13 +379,26 @@ pub async fn create_session(
     let Some(stored) = acct.password_hash.clone() else {
         return Err(bad());
     };
-    if !password::verify(input.password, stored).await {
-        return Err(bad());
-    }
+    // The account password first; else an app password (scoped session).
+    let app_pass = if password::verify(input.password.clone(), stored).await {
+        None
+    } else {
+        match super::account::match_app_password(&st, &acct.did, &input.password).await? {
+            Some(p) => Some(p),
+            None => return Err(bad()),
+        }
+    };
     if acct.takedown_ref.is_some() {
         return Err(takedown());
     }
-    let tokens = session::issue(st.keys(), &acct.did, session::new_token_id()?);
+    let grant = match &app_pass {
+        None => session::Grant::Full,
+        Some(p) => session::Grant::AppPassword {
+            name: &p.name,
+            privileged: p.privileged,
+        },
+    };
+    let tokens = session::issue_with(st.keys(), &acct.did, session::new_token_id()?, grant);
     let row = tokens.row.clone();
     st.store()
         .write(move |tx: &Transaction<'_>| session::store_row(tx, &row))
@@ -429,7 +442,27 @@ pub async fn refresh_session(
         Some(id) => id,
         None => session::new_token_id()?,
     };
-    let tokens = session::issue(st.keys(), &acct.did, next_id.clone());
+    // A session opened with an app password stays one; a revoked app password ends it.
+    let app_pass = match &row.app_password_name {
+        None => None,
+        Some(name) => {
+            let (d, n) = (acct.did.clone(), name.clone());
+            let p = st
+                .store()
+                .read(move |c| aerie_store::app_password::get(c, &d, &n))
+                .await
+                .map_err(store_error)?;
+            Some(p.ok_or_else(revoked)?)
+        }
+    };
+    let grant = match &app_pass {
+        None => session::Grant::Full,
+        Some(p) => session::Grant::AppPassword {
+            name: &p.name,
+            privileged: p.privileged,
+        },
+    };
+    let tokens = session::issue_with(st.keys(), &acct.did, next_id.clone(), grant);
     let (old, did, new_row) = (auth.jti, acct.did.clone(), tokens.row.clone());
     st.store()
         .write(move |tx: &Transaction<'_>| {
