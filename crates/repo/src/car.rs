@@ -469,8 +469,8 @@ impl<'a> SliceReader<'a> {
 #[derive(Debug, Clone)]
 pub struct SliceBlocks<'a> {
     bytes: &'a [u8],
-    /// Distinct blocks in file order: (start, length) in `bytes`.
-    order: Vec<(usize, usize)>,
+    /// Distinct blocks in file order.
+    order: Vec<Placed>,
     /// Open addressing, linear probing: positions in `order`, [`EMPTY_SLOT`] when free.
     /// The length is a power of two, at least twice `order.len()`.
     table: Vec<u32>,
@@ -489,6 +489,22 @@ const PROBE: usize = 8;
 
 const EMPTY_SLOT: u32 = u32::MAX;
 
+/// Where a block lies in the input, with four digest bytes so that most non-matching
+/// candidates are rejected without reading the CID from the input (a cache miss each).
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    start: usize,
+    len: u32,
+    tag: u32,
+}
+
+/// Digest bytes 12..16 of a 36-byte CID (the index hashes bytes 4..12).
+fn tag_of(cid: &[u8]) -> u32 {
+    cid.get(16..20)
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
 impl<'a> SliceBlocks<'a> {
     fn new(bytes: &'a [u8], capacity: usize) -> SliceBlocks<'a> {
         SliceBlocks {
@@ -503,8 +519,13 @@ impl<'a> SliceBlocks<'a> {
 
     /// The CID stored before block `pos`.
     fn cid_at(&self, pos: usize) -> Option<&'a [u8]> {
-        let &(start, _) = self.order.get(pos)?;
+        let start = self.order.get(pos)?.start;
         self.bytes.get(start.checked_sub(CID_LEN)?..start)
+    }
+
+    /// Whether block `pos` has CID `cid` (whose tag is `tag`).
+    fn is_at(&self, pos: usize, cid: &[u8], tag: u32) -> bool {
+        self.order.get(pos).is_some_and(|p| p.tag == tag) && self.cid_at(pos) == Some(cid)
     }
 
     fn home(&self, cid: &[u8]) -> usize {
@@ -520,11 +541,12 @@ impl<'a> SliceBlocks<'a> {
     /// The slot holding `cid`, or the free slot where it would go.
     fn slot(&self, cid: &[u8]) -> Result<usize, usize> {
         let mask = self.table.len() - 1;
+        let tag = tag_of(cid);
         let mut i = self.home(cid);
         loop {
             match self.table[i] {
                 EMPTY_SLOT => return Err(i),
-                pos if self.cid_at(pos as usize) == Some(cid) => return Ok(i),
+                pos if self.is_at(pos as usize, cid, tag) => return Ok(i),
                 _ => i = (i + 1) & mask,
             }
         }
@@ -544,8 +566,13 @@ impl<'a> SliceBlocks<'a> {
         };
         // Each section takes at least 37 bytes, so a u32 position is exceeded only past
         // ~150 GiB of input; `read_car_slice` refuses such a file before calling this.
+        // `read_car_slice` refuses blocks of 4 GiB or more before calling this.
+        let Ok(len) = u32::try_from(len) else {
+            return false;
+        };
         self.table[free] = self.order.len() as u32;
-        self.order.push((start, len));
+        let tag = tag_of(cid);
+        self.order.push(Placed { start, len, tag });
         if self.order.len() * 2 > self.table.len() {
             self.grow();
         }
@@ -580,16 +607,19 @@ impl<'a> SliceBlocks<'a> {
 
     fn find_near(&self, cid: &Cid, cursor: &std::cell::Cell<usize>) -> Option<(&'a [u8], usize)> {
         let want = &cid.as_bytes()[..];
+        let tag = tag_of(want);
         let from = cursor.get();
-        let near =
-            (from..self.order.len().min(from + PROBE)).find(|&p| self.cid_at(p) == Some(want));
+        let near = (from..self.order.len().min(from + PROBE)).find(|&p| self.is_at(p, want, tag));
         let pos = match near {
             Some(p) => p,
             None => self.table[self.slot(want).ok()?] as usize,
         };
-        let &(start, len) = self.order.get(pos)?;
+        let placed = self.order.get(pos)?;
         cursor.set(pos + 1);
-        Some((self.bytes.get(start..start + len)?, pos))
+        let data = self
+            .bytes
+            .get(placed.start..placed.start + placed.len as usize)?;
+        Some((data, pos))
     }
 
     /// Whether `cid` is present.
@@ -611,8 +641,8 @@ impl<'a> SliceBlocks<'a> {
     pub fn iter(&self) -> impl Iterator<Item = (Cid, &'a [u8])> + '_ {
         (0..self.order.len()).filter_map(move |pos| {
             let cid = Cid::from_bytes(self.cid_at(pos)?).ok()?;
-            let &(start, len) = self.order.get(pos)?;
-            Some((cid, self.bytes.get(start..start + len)?))
+            let p = self.order.get(pos)?;
+            Some((cid, self.bytes.get(p.start..p.start + p.len as usize)?))
         })
     }
 }
@@ -663,6 +693,14 @@ pub fn read_car_slice(bytes: &[u8], limits: CarLimits) -> Result<SliceContents<'
                 what: "file",
                 len: bytes.len() as u64,
                 limit: start as u64,
+            });
+        }
+        if u32::try_from(data.len()).is_err() {
+            return Err(Error::CarTooLarge {
+                offset: start as u64,
+                what: "block",
+                len: data.len() as u64,
+                limit: u64::from(u32::MAX),
             });
         }
         if !blocks.insert(start, data.len()) {
