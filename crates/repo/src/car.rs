@@ -356,6 +356,16 @@ impl<'a> SliceReader<'a> {
     /// The next block, or `None` at the end of input. The block's hash has been checked
     /// against its CID.
     pub fn next_block(&mut self) -> Result<Option<(Cid, &'a [u8])>, Error> {
+        let Some((cid, data, section)) = self.next_unchecked()? else {
+            return Ok(None);
+        };
+        check_hash(cid, data, section)?;
+        Ok(Some((cid, data)))
+    }
+
+    /// The next section with every check except the hash (the caller must call
+    /// [`check_hash`]), and the section's offset.
+    fn next_unchecked(&mut self) -> Result<Option<Section<'a>>, Error> {
         let section = self.pos as u64;
         let len = match self.varint()? {
             Varint::Eof => return Ok(None),
@@ -383,14 +393,7 @@ impl<'a> SliceReader<'a> {
                 error,
             })?
             .0;
-        let data = &body[CID_LEN..];
-        if !cid.matches(data) {
-            return Err(Error::HashMismatch {
-                cid,
-                offset: section,
-            });
-        }
-        Ok(Some((cid, data)))
+        Ok(Some((cid, &body[CID_LEN..], section)))
     }
 
     /// The next `len` bytes, with the total-size limit and truncation checks of
@@ -453,6 +456,21 @@ impl<'a> SliceReader<'a> {
     }
 }
 
+/// A section: CID, block bytes, offset of the section.
+type Section<'a> = (Cid, &'a [u8], u64);
+
+/// A block must hash to its CID.
+fn check_hash(cid: Cid, data: &[u8], section: u64) -> Result<(), Error> {
+    if cid.matches(data) {
+        Ok(())
+    } else {
+        Err(Error::HashMismatch {
+            cid,
+            offset: section,
+        })
+    }
+}
+
 /// The blocks of a CAR held in memory, indexed in place (no copy): what
 /// [`read_car_slice`] returns.
 ///
@@ -474,7 +492,7 @@ pub struct SliceBlocks<'a> {
     /// Open addressing, linear probing: positions in `order`, [`EMPTY_SLOT`] when free.
     /// The length is a power of two, at least twice `order.len()`.
     table: Vec<u32>,
-    /// Keys the slot hash so that chosen digests cannot pile into one probe run.
+    /// Keys the CID hash so that ground digests cannot pile into one probe run.
     key: u64,
     /// Position in `order` after the last block found by [`SliceBlocks::find`].
     cursor: std::cell::Cell<usize>,
@@ -489,32 +507,77 @@ const PROBE: usize = 8;
 
 const EMPTY_SLOT: u32 = u32::MAX;
 
-/// Where a block lies in the input, with four digest bytes so that most non-matching
-/// candidates are rejected without reading the CID from the input (a cache miss each).
+/// Where a block lies in the input, with a 32-bit hash of its CID: the low bits place it
+/// in the table, and comparing all 32 rejects most non-matching candidates without reading
+/// the CID from the input (a cache miss each). The table is rebuilt from these alone.
 #[derive(Debug, Clone, Copy)]
 struct Placed {
     start: usize,
     len: u32,
-    tag: u32,
+    hash: u32,
 }
 
-/// Digest bytes 12..16 of a 36-byte CID (the index hashes bytes 4..12).
-fn tag_of(cid: &[u8]) -> u32 {
-    cid.get(16..20)
+/// A keyed 32-bit hash of a 36-byte CID.
+fn cid_hash(key: u64, cid: &[u8]) -> u32 {
+    // Bytes 4..12 are the start of the SHA-256 digest: uniform already.
+    let word = cid
+        .get(4..12)
         .and_then(|w| w.try_into().ok())
-        .map_or(0, u32::from_le_bytes)
+        .map_or(0, u64::from_le_bytes);
+    let m = u128::from(word ^ key) * 0x9e37_79b9_7f4a_7c15u128;
+    ((m as u64) ^ ((m >> 64) as u64)) as u32
 }
 
 impl<'a> SliceBlocks<'a> {
-    fn new(bytes: &'a [u8], capacity: usize) -> SliceBlocks<'a> {
-        SliceBlocks {
+    /// Index the blocks `found` (in file order, repeats included) of `bytes`; returns the
+    /// blocks and the number of repeats dropped.
+    ///
+    /// Indexing after the read, rather than block by block while hashing, keeps the table's
+    /// random accesses away from the hash pass that streams the whole input through the
+    /// cache: the table then stays cached while it is filled.
+    fn index(bytes: &'a [u8], key: u64, mut found: Vec<Placed>) -> (SliceBlocks<'a>, u64) {
+        let mut blocks = SliceBlocks {
             bytes,
-            order: Vec::with_capacity(capacity),
-            table: vec![EMPTY_SLOT; (capacity * 2).next_power_of_two().max(16)],
-            key: DigestState::default().key,
+            key,
+            order: Vec::new(),
+            table: vec![EMPTY_SLOT; (found.len() * 2).next_power_of_two().max(16)],
             cursor: std::cell::Cell::new(0),
             node_cursor: std::cell::Cell::new(0),
+        };
+        let mask = blocks.table.len() - 1;
+        // Compact repeats out of `found` in place: `kept` <= `i`, and the table only names
+        // positions below `kept`, which are final.
+        let mut kept = 0usize;
+        for i in 0..found.len() {
+            let p = found[i];
+            let cid = bytes.get(p.start.saturating_sub(CID_LEN)..p.start);
+            let mut slot = p.hash as usize & mask;
+            let repeat = loop {
+                match blocks.table[slot] {
+                    EMPTY_SLOT => break false,
+                    pos => {
+                        let q = found[pos as usize];
+                        if q.hash == p.hash
+                            && bytes.get(q.start.saturating_sub(CID_LEN)..q.start) == cid
+                        {
+                            break true;
+                        }
+                        slot = (slot + 1) & mask;
+                    }
+                }
+            };
+            if !repeat {
+                // At most one entry per 37 bytes of input below u32::MAX entries: checked by
+                // `read_car_slice`.
+                blocks.table[slot] = kept as u32;
+                found[kept] = p;
+                kept += 1;
+            }
         }
+        let repeats = (found.len() - kept) as u64;
+        found.truncate(kept);
+        blocks.order = found;
+        (blocks, repeats)
     }
 
     /// The CID stored before block `pos`.
@@ -523,74 +586,21 @@ impl<'a> SliceBlocks<'a> {
         self.bytes.get(start.checked_sub(CID_LEN)?..start)
     }
 
-    /// Whether block `pos` has CID `cid` (whose tag is `tag`).
-    fn is_at(&self, pos: usize, cid: &[u8], tag: u32) -> bool {
-        self.order.get(pos).is_some_and(|p| p.tag == tag) && self.cid_at(pos) == Some(cid)
+    /// Whether block `pos` has CID `cid` (whose hash is `hash`).
+    fn is_at(&self, pos: usize, cid: &[u8], hash: u32) -> bool {
+        self.order.get(pos).is_some_and(|p| p.hash == hash) && self.cid_at(pos) == Some(cid)
     }
 
-    fn home(&self, cid: &[u8]) -> usize {
-        // Bytes 4..12 are the start of the SHA-256 digest: uniform already.
-        let word = cid
-            .get(4..12)
-            .and_then(|w| w.try_into().ok())
-            .map_or(0, u64::from_le_bytes);
-        let m = u128::from(word ^ self.key) * 0x9e37_79b9_7f4a_7c15u128;
-        ((m as u64) ^ ((m >> 64) as u64)) as usize & (self.table.len() - 1)
-    }
-
-    /// The slot holding `cid`, or the free slot where it would go.
-    fn slot(&self, cid: &[u8]) -> Result<usize, usize> {
+    /// Position of `cid` in `order`.
+    fn lookup(&self, cid: &[u8], hash: u32) -> Option<usize> {
         let mask = self.table.len() - 1;
-        let tag = tag_of(cid);
-        let mut i = self.home(cid);
+        let mut slot = hash as usize & mask;
         loop {
-            match self.table[i] {
-                EMPTY_SLOT => return Err(i),
-                pos if self.is_at(pos as usize, cid, tag) => return Ok(i),
-                _ => i = (i + 1) & mask,
+            match self.table[slot] {
+                EMPTY_SLOT => return None,
+                pos if self.is_at(pos as usize, cid, hash) => return Some(pos as usize),
+                _ => slot = (slot + 1) & mask,
             }
-        }
-    }
-
-    /// Add the block whose data is `bytes[start..start + len]` (its CID right before);
-    /// `false` if that CID is already present.
-    fn insert(&mut self, start: usize, len: usize) -> bool {
-        let Some(cid) = start
-            .checked_sub(CID_LEN)
-            .and_then(|s| self.bytes.get(s..start))
-        else {
-            return false;
-        };
-        let Err(free) = self.slot(cid) else {
-            return false;
-        };
-        // Each section takes at least 37 bytes, so a u32 position is exceeded only past
-        // ~150 GiB of input; `read_car_slice` refuses such a file before calling this.
-        // `read_car_slice` refuses blocks of 4 GiB or more before calling this.
-        let Ok(len) = u32::try_from(len) else {
-            return false;
-        };
-        self.table[free] = self.order.len() as u32;
-        let tag = tag_of(cid);
-        self.order.push(Placed { start, len, tag });
-        if self.order.len() * 2 > self.table.len() {
-            self.grow();
-        }
-        true
-    }
-
-    fn grow(&mut self) {
-        self.table = vec![EMPTY_SLOT; self.table.len() * 2];
-        let mask = self.table.len() - 1;
-        for pos in 0..self.order.len() {
-            let Some(cid) = self.cid_at(pos) else {
-                continue;
-            };
-            let mut i = self.home(cid);
-            while self.table[i] != EMPTY_SLOT {
-                i = (i + 1) & mask;
-            }
-            self.table[i] = pos as u32;
         }
     }
 
@@ -607,12 +617,12 @@ impl<'a> SliceBlocks<'a> {
 
     fn find_near(&self, cid: &Cid, cursor: &std::cell::Cell<usize>) -> Option<(&'a [u8], usize)> {
         let want = &cid.as_bytes()[..];
-        let tag = tag_of(want);
+        let hash = cid_hash(self.key, want);
         let from = cursor.get();
-        let near = (from..self.order.len().min(from + PROBE)).find(|&p| self.is_at(p, want, tag));
+        let near = (from..self.order.len().min(from + PROBE)).find(|&p| self.is_at(p, want, hash));
         let pos = match near {
             Some(p) => p,
-            None => self.table[self.slot(want).ok()?] as usize,
+            None => self.lookup(want, hash)?,
         };
         let placed = self.order.get(pos)?;
         cursor.set(pos + 1);
@@ -624,7 +634,8 @@ impl<'a> SliceBlocks<'a> {
 
     /// Whether `cid` is present.
     pub fn contains(&self, cid: &Cid) -> bool {
-        self.slot(cid.as_bytes()).is_ok()
+        let c = cid.as_bytes();
+        self.lookup(c, cid_hash(self.key, c)).is_some()
     }
 
     /// Number of distinct blocks.
@@ -678,16 +689,17 @@ pub struct SliceContents<'a> {
 pub fn read_car_slice(bytes: &[u8], limits: CarLimits) -> Result<SliceContents<'_>, Error> {
     let mut reader = SliceReader::with_limits(bytes, limits)?;
     let roots = reader.roots().to_vec();
-    // Sized for sections of 256 bytes on average (repository blocks are mostly a few hundred
-    // bytes), so a typical file never regrows its index; the hint is bounded by the input, and
-    // a file of smaller blocks just grows it. (Counting sections in a pre-pass touches a cache
-    // line per section and costs more than it saves.)
-    let mut blocks = SliceBlocks::new(bytes, bytes.len() / 256);
-    let mut duplicate_blocks = 0;
-    while let Some((_, data)) = reader.next_block()? {
+    // Pass 1: check every section and hash, noting where each block lies (sequential
+    // writes only). Pass 2 (`SliceBlocks::index`) drops repeats and builds the index.
+    let key = DigestState::default().key;
+    let mut found = Vec::with_capacity(bytes.len() / 256);
+    while let Some((cid, data, section)) = reader.next_unchecked()? {
+        check_hash(cid, data, section)?;
         // The block ends where the reader now stands; its CID is the 36 bytes before it.
         let start = reader.pos - data.len();
-        if blocks.order.len() >= EMPTY_SLOT as usize {
+        // Table positions are u32 (a section takes at least 37 bytes, so this needs an input
+        // of ~150 GiB), and so are block lengths.
+        if found.len() >= EMPTY_SLOT as usize {
             return Err(Error::CarTooLarge {
                 offset: start as u64,
                 what: "file",
@@ -695,18 +707,18 @@ pub fn read_car_slice(bytes: &[u8], limits: CarLimits) -> Result<SliceContents<'
                 limit: start as u64,
             });
         }
-        if u32::try_from(data.len()).is_err() {
+        let Ok(len) = u32::try_from(data.len()) else {
             return Err(Error::CarTooLarge {
                 offset: start as u64,
                 what: "block",
                 len: data.len() as u64,
                 limit: u64::from(u32::MAX),
             });
-        }
-        if !blocks.insert(start, data.len()) {
-            duplicate_blocks += 1;
-        }
+        };
+        let hash = cid_hash(key, cid.as_bytes());
+        found.push(Placed { start, len, hash });
     }
+    let (blocks, duplicate_blocks) = SliceBlocks::index(bytes, key, found);
     Ok(SliceContents {
         roots,
         blocks,
