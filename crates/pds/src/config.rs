@@ -20,6 +20,9 @@ pub const DEFAULT_PLC_URL: &str = "https://plc.directory";
 pub const DEFAULT_PORT: u16 = 2583;
 /// The reference's default blob upload limit (bytes).
 pub const DEFAULT_BLOB_UPLOAD_LIMIT: u64 = 5 * 1024 * 1024;
+/// The firehose backfill window when `PDS_REPO_BACKFILL_LIMIT_MS` is unset: 72 hours (the
+/// reference defaults to one day; a relay offline over a weekend should still catch up).
+pub const DEFAULT_REPO_BACKFILL_LIMIT_MS: u64 = 72 * 60 * 60 * 1000;
 /// How long an upload no record references is kept before the sweep removes it (6 hours:
 /// long enough for a client to upload several images and then post).
 pub const DEFAULT_BLOB_TEMP_GRACE_SECONDS: u64 = 6 * 60 * 60;
@@ -91,6 +94,27 @@ pub struct ConfigArgs {
     /// Seconds an uploaded blob no record references is kept before it is removed.
     #[arg(long, env = "PDS_BLOB_TEMP_GRACE_SECONDS")]
     pub blob_temp_grace_seconds: Option<u64>,
+    /// Firehose backfill window in milliseconds: events older than this are pruned, and a
+    /// cursor older than it gets `#info OutdatedCursor` (default 72 hours).
+    #[arg(long, env = "PDS_REPO_BACKFILL_LIMIT_MS")]
+    pub repo_backfill_limit_ms: Option<u64>,
+    /// Comma-separated relay URLs sent `com.atproto.sync.requestCrawl` on activity (at most
+    /// once per 20 minutes each), e.g. `https://bsky.network`.
+    #[arg(long, env = "PDS_CRAWLERS")]
+    pub crawlers: Option<String>,
+    /// Bytes a firehose subscriber may fall behind the live stream before it is sent
+    /// `ConsumerTooSlow` and closed (default 256 MiB); it catches up from the log until then.
+    #[arg(long, env = "PDS_FIREHOSE_MAX_BEHIND_BYTES")]
+    pub firehose_max_behind_bytes: Option<u64>,
+    /// Events kept in the firehose's shared in-memory ring (default 4096).
+    #[arg(long, env = "PDS_FIREHOSE_RING_EVENTS")]
+    pub firehose_ring_events: Option<usize>,
+    /// Frame bytes kept in the firehose's shared in-memory ring (default 64 MiB).
+    #[arg(long, env = "PDS_FIREHOSE_RING_BYTES")]
+    pub firehose_ring_bytes: Option<usize>,
+    /// Most concurrent firehose subscribers; more get 503 (default 10,000).
+    #[arg(long, env = "PDS_FIREHOSE_MAX_SUBSCRIBERS")]
+    pub firehose_max_subscribers: Option<usize>,
 }
 
 /// A secret value whose `Debug` never shows the content.
@@ -168,6 +192,12 @@ pub struct Config {
     pub email_from_address: Option<String>,
     /// Grace period of unreferenced uploads.
     pub blob_temp_grace: std::time::Duration,
+    /// Firehose backfill window (`PDS_REPO_BACKFILL_LIMIT_MS`).
+    pub repo_backfill_limit: std::time::Duration,
+    /// Relays to send requestCrawl to (`PDS_CRAWLERS`), without trailing `/`.
+    pub crawlers: Vec<String>,
+    /// Firehose fan-out tuning (ring, slow-consumer cap, subscriber cap).
+    pub firehose: aerie_firehose::Config,
 }
 
 /// Secrets generated for dev mode, persisted so restarts keep sessions and DIDs valid.
@@ -321,6 +351,29 @@ impl ConfigArgs {
                 self.blob_temp_grace_seconds
                     .unwrap_or(DEFAULT_BLOB_TEMP_GRACE_SECONDS),
             ),
+            repo_backfill_limit: std::time::Duration::from_millis(
+                self.repo_backfill_limit_ms
+                    .unwrap_or(DEFAULT_REPO_BACKFILL_LIMIT_MS),
+            ),
+            crawlers: self
+                .crawlers
+                .as_deref()
+                .unwrap_or("")
+                .split(',')
+                .map(|u| u.trim().trim_end_matches('/'))
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            firehose: {
+                let d = aerie_firehose::Config::default();
+                aerie_firehose::Config {
+                    max_behind_bytes: self.firehose_max_behind_bytes.unwrap_or(d.max_behind_bytes),
+                    ring_events: self.firehose_ring_events.unwrap_or(d.ring_events).max(1),
+                    ring_bytes: self.firehose_ring_bytes.unwrap_or(d.ring_bytes),
+                    max_subscribers: self.firehose_max_subscribers.unwrap_or(d.max_subscribers),
+                    ..d
+                }
+            },
         })
     }
 }
@@ -543,6 +596,8 @@ mod tests {
             "PDS_BIND_HOST",
             "PDS_EMAIL_SMTP_URL",
             "PDS_EMAIL_FROM_ADDRESS",
+            "PDS_REPO_BACKFILL_LIMIT_MS",
+            "PDS_CRAWLERS",
         ] {
             assert!(envs.iter().any(|e| e == name), "missing {name}");
         }

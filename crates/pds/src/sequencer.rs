@@ -8,10 +8,11 @@
 //! ```
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aerie_firehose::{
     AccountEvent, CommitEvent, Event, EventLog, IdentityEvent, LogFuture, LoggedEvent, RepoOp,
-    RepoPath,
+    RepoPath, SyncEvent,
 };
 use aerie_repo::mst::Action;
 use aerie_repo::repo::CommitData;
@@ -27,8 +28,31 @@ pub struct Sequenced {
     pub frame: Arc<[u8]>,
 }
 
-/// The store's `repo_seq` table as the firehose's durable log.
-pub struct StoreLog(pub Store);
+/// The store's `repo_seq` table as the firehose's durable log, with its backfill window
+/// (`PDS_REPO_BACKFILL_LIMIT_MS`): a cursor older than the window gets `#info
+/// OutdatedCursor` even while the pruner has not yet removed the rows.
+pub struct StoreLog {
+    store: Store,
+    window: Duration,
+}
+
+impl StoreLog {
+    /// The log over `store`, replaying at most `window` back.
+    pub fn new(store: Store, window: Duration) -> StoreLog {
+        StoreLog { store, window }
+    }
+}
+
+/// The `sequenced_at` string of the instant `window` before now (the window's start).
+pub fn window_start(window: Duration) -> String {
+    let now = Datetime::now().to_unix_micros();
+    let back = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);
+    // Clamped to the epoch, which precedes every stored event; only instants past year 9999
+    // could fail, and "" sorts before every datetime, so such a window covers everything.
+    Datetime::from_unix_micros(now.saturating_sub(back).max(0))
+        .map(Datetime::into_string)
+        .unwrap_or_default()
+}
 
 fn log_err(e: StoreError) -> aerie_firehose::Error {
     aerie_firehose::Error::log(e)
@@ -36,17 +60,23 @@ fn log_err(e: StoreError) -> aerie_firehose::Error {
 
 impl EventLog for StoreLog {
     fn head_seq(&self) -> LogFuture<'_, Option<u64>> {
-        Box::pin(async move { self.0.read(seq::head).await.map_err(log_err) })
+        Box::pin(async move { self.store.read(seq::head).await.map_err(log_err) })
     }
 
     fn oldest_seq_within_window(&self) -> LogFuture<'_, Option<u64>> {
-        Box::pin(async move { self.0.read(seq::oldest).await.map_err(log_err) })
+        Box::pin(async move {
+            let since = window_start(self.window);
+            self.store
+                .read(move |c| seq::oldest_since(c, &since))
+                .await
+                .map_err(log_err)
+        })
     }
 
     fn read_after(&self, after: u64, limit: usize) -> LogFuture<'_, Vec<LoggedEvent>> {
         Box::pin(async move {
             let rows = self
-                .0
+                .store
                 .read(move |c| seq::read_after(c, after, limit))
                 .await
                 .map_err(log_err)?;
@@ -113,6 +143,25 @@ pub fn commit_event(did: &Did, commit: &CommitData) -> Result<Event, StoreError>
         commit.prev_data,
         Datetime::now(),
     )))
+}
+
+/// The `#sync` event of `commit` (a repository's state at this commit, without a diff):
+/// its blocks are a CAR holding only the commit block.
+pub fn sync_event(did: &Did, commit: &CommitData) -> Result<Event, StoreError> {
+    let block = commit
+        .new_blocks
+        .iter()
+        .find(|(c, _)| *c == commit.cid)
+        .ok_or_else(|| StoreError::Corrupt {
+            table: "repo_seq",
+            detail: format!("commit {} lacks its own block", commit.cid),
+        })?;
+    Ok(Event::Sync(SyncEvent {
+        did: did.clone(),
+        rev: commit.rev,
+        blocks: aerie_repo::car::write_car(&[commit.cid], [(&block.0, &block.1[..])]),
+        time: Datetime::now(),
+    }))
 }
 
 /// The `#identity` event announcing `did`'s (new) handle.

@@ -45,6 +45,17 @@ pub async fn serve(
     let firehose = state.firehose().clone();
     // Removes uploads no record took up; stops with the server (drop guard).
     let _sweeper = crate::blob_gc::Sweeper::start(state.clone());
+    // The firehose window pruner and crawler notifier, stopped by their guards on return.
+    let _pruner =
+        crate::seq_prune::spawn(state.store().clone(), state.config().repo_backfill_limit);
+    let _crawlers = crate::crawlers::spawn(
+        firehose.clone(),
+        crate::crawlers::Crawlers::new(
+            &state.config().hostname,
+            &state.config().crawlers,
+            crate::crawlers::NOTIFY_INTERVAL,
+        ),
+    );
     // Subscribers hold their WebSocket open forever; end them so the drain can finish.
     let shutdown = async move {
         shutdown.await;

@@ -42,8 +42,8 @@ impl AppState {
     /// after the store's last event).
     pub async fn new(config: Config, store: Store) -> Result<AppState, Error> {
         let firehose = Firehose::open(
-            Arc::new(StoreLog(store.clone())),
-            aerie_firehose::Config::default(),
+            Arc::new(StoreLog::new(store.clone(), config.repo_backfill_limit)),
+            config.firehose.clone(),
         )
         .await
         .map_err(|e| Error::Store(format!("opening the firehose: {e}")))?;

@@ -45,12 +45,15 @@ async fn signup_and_writes_are_sequenced_and_replayable() {
         .await;
     assert_eq!(st, StatusCode::OK, "{rec}");
 
-    let frames = read_frames(&s.url, 0, 4).await;
+    let frames = read_frames(&s.url, 0, 5).await;
     let seqs: Vec<u64> = frames.iter().map(|(s, _)| *s).collect();
-    assert_eq!(seqs, [1, 2, 3, 4]);
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
     let kinds: Vec<&str> = frames.iter().map(|(_, e)| e.type_name()).collect();
-    assert_eq!(kinds, ["#identity", "#account", "#commit", "#commit"]);
-    let Event::Commit(c) = &frames[3].1 else {
+    assert_eq!(
+        kinds,
+        ["#identity", "#account", "#commit", "#sync", "#commit"]
+    );
+    let Event::Commit(c) = &frames[4].1 else {
         unreachable!()
     };
     assert_eq!(c.repo.as_str(), did);
@@ -59,7 +62,7 @@ async fn signup_and_writes_are_sequenced_and_replayable() {
     assert_eq!(c.ops[0].path.as_str(), "com.example.note/n1");
 
     // Replaying from a cursor gives only later events.
-    let later = read_frames(&s.url, 3, 1).await;
-    assert_eq!(later[0].0, 4);
+    let later = read_frames(&s.url, 4, 1).await;
+    assert_eq!(later[0].0, 5);
     s.stop().await;
 }
