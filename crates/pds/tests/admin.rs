@@ -42,6 +42,25 @@ async fn signup(s: &Server, handle: &str) -> (String, String, String) {
     )
 }
 
+/// `(active, status)` of the last `#account` event of `did` in the stored firehose log.
+fn last_account_status(dir: &std::path::Path, did: &str) -> (bool, Option<String>) {
+    let conn = aerie_store::Connection::open(dir.join(aerie_pds::serve::DB_FILE)).unwrap();
+    let frame: Vec<u8> = conn
+        .query_row(
+            "SELECT frame FROM repo_seq WHERE did = ?1 ORDER BY seq DESC LIMIT 1",
+            [did],
+            |r| r.get(0),
+        )
+        .unwrap();
+    match aerie_firehose::decode_frame(&frame).unwrap() {
+        aerie_firehose::Frame::Event {
+            event: aerie_firehose::Event::Account(a),
+            ..
+        } => (a.active, a.status.map(|s| s.as_str().to_owned())),
+        other => panic!("last event is not #account: {other:?}"),
+    }
+}
+
 async fn login(s: &Server, ident: &str, password: &str) -> (StatusCode, Value) {
     s.post(
         "/xrpc/com.atproto.server.createSession",
@@ -251,6 +270,10 @@ async fn takedown_closes_sync_endpoints_and_sessions_until_reversed() {
         401,
         "AccountTakedown",
     );
+    assert_eq!(
+        last_account_status(dir.path(), &did),
+        (false, Some("takendown".to_owned()))
+    );
     // Existing refresh tokens were revoked with the takedown.
     check_error(
         &s.post(
@@ -287,6 +310,7 @@ async fn takedown_closes_sync_endpoints_and_sessions_until_reversed() {
     assert_eq!(st, StatusCode::OK);
     let (st, _) = login(&s, "mallory.test", PASSWORD).await;
     assert_eq!(st, StatusCode::OK);
+    assert_eq!(last_account_status(dir.path(), &did), (true, None));
 
     // Record and blob subjects are refused rather than silently ignored.
     check_error(
