@@ -45,13 +45,19 @@ pub fn mail_config(config: &Config) -> Result<Option<MailConfig>, Error> {
         .map_err(|e| Error::Config(format!("mail settings: {e}")))
 }
 
+/// The SMTP mailer `config` describes, `None` when no SMTP URL is set (what `aerie doctor`
+/// checks the connection with).
+pub fn mailer(config: &Config) -> Result<Option<Mailer>, Error> {
+    mail_config(config)?
+        .map(|mc| Mailer::new(&mc).map_err(|e| Error::Config(format!("mail settings: {e}"))))
+        .transpose()
+}
+
 impl Outbox {
     /// Builds the outbox for `config`; warns once when production has no SMTP.
     pub fn from_config(config: &Config) -> Result<Outbox, Error> {
-        let mailer = match mail_config(config)? {
-            Some(mc) => {
-                Some(Mailer::new(&mc).map_err(|e| Error::Config(format!("mail settings: {e}")))?)
-            }
+        let mailer = match mailer(config)? {
+            Some(m) => Some(m),
             None => {
                 if !config.dev_mode {
                     tracing::warn!(
