@@ -10,10 +10,11 @@
 //! one createAccount made, or an earlier import) is replaced: blocks, record index, blob
 //! references (the blobs themselves are "missing" until uploaded), root.
 //!
-//! Imports are accepted only while the account is deactivated (a migration in progress): an
-//! active account's repo changes must go through commits and the firehose. The imported
-//! commit keeps the old server's signature until activation re-signs it
-//! (`activateAccount`).
+//! An account may import only while deactivated (a migration in progress); the imported
+//! commit keeps the old server's signature until activation re-signs it (`activateAccount`).
+//! The operator (admin auth, `aerie repo import`) may also replace an active account's repo;
+//! that import is re-signed at once under a rev after both the old and the imported one, and
+//! announced with `#sync`.
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -27,8 +28,13 @@ use aerie_xrpc::XrpcError;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
+use aerie_firehose::{Event, SyncEvent};
+use aerie_repo::repo::Repo;
+
 use crate::AppState;
 use crate::error::JobError;
+use crate::records::StoreSource;
+use crate::sequencer::{self, Sequenced};
 
 /// Largest repository CAR accepted (4 GiB): far above real repositories, and a bound on the
 /// temporary file an account can make us write.
@@ -112,11 +118,14 @@ fn refused(msg: String) -> XrpcError {
 
 /// Verifies the CAR at `path` and makes it `did`'s repository (see the module docs).
 /// `expected_key` is the DID document's current signing key, if it could be resolved.
+/// `allow_active` (operator imports) also replaces an active account's repo: the commit is
+/// then re-signed with the account's key under a newer rev, and `#sync` announces it.
 pub async fn import_car_file(
     st: &AppState,
     did: &Did,
     path: &Path,
     expected_key: Option<PublicKey>,
+    allow_active: bool,
 ) -> Result<ImportSummary, XrpcError> {
     let d = did.as_str().to_owned();
     let acct = st
@@ -125,15 +134,15 @@ pub async fn import_car_file(
         .await
         .map_err(crate::error::store_error)?
         .ok_or_else(|| XrpcError::named("AccountNotFound", "Account not found"))?;
-    if acct.deactivated_at.is_none() {
+    if acct.deactivated_at.is_none() && !allow_active {
         return Err(refused(
             "Repo import is only accepted while the account is deactivated (during migration)"
                 .into(),
         ));
     }
-    let own_key = SigningKey::from_bytes(KeyType::K256, &acct.signing_key)
-        .map_err(XrpcError::internal)?
-        .public_key();
+    let signing_key =
+        SigningKey::from_bytes(KeyType::K256, &acct.signing_key).map_err(XrpcError::internal)?;
+    let own_key = signing_key.public_key();
     let (path, did_c) = (path.to_path_buf(), did.clone());
     let verified = tokio::task::spawn_blocking(move || {
         let file =
@@ -176,18 +185,22 @@ pub async fn import_car_file(
     let (verified, blob_refs) = verified;
 
     let _guard = st.repo_locks().lock(did.as_str()).await;
-    let did_s = did.as_str().to_owned();
-    st.store()
+    let (did_s, did_c) = (did.as_str().to_owned(), did.clone());
+    let (summary, events) = st
+        .store()
         .write(
-            move |tx: &Transaction<'_>| -> Result<ImportSummary, JobError> {
+            move |tx: &Transaction<'_>| -> Result<(ImportSummary, Vec<Sequenced>), JobError> {
                 let acct = account::by_did(tx, &did_s)?
                     .ok_or_else(|| XrpcError::named("AccountNotFound", "Account not found"))?;
-                if acct.deactivated_at.is_none() {
+                let active = acct.deactivated_at.is_none();
+                if active && !allow_active {
                     return Err(refused(
                         "Repo import is only accepted while the account is deactivated".into(),
                     )
                     .into());
                 }
+                // An operator import must not move an active repo's rev backwards.
+                let prev_rev = repo_table::root(tx, &did_s)?.and_then(|r| Tid::parse(&r.rev).ok());
                 clear_repo(tx, &did_s)?;
                 let commit = &verified.commit;
                 let rev = commit.rev();
@@ -217,17 +230,45 @@ pub async fn import_car_file(
                     },
                     Datetime::now().as_str(),
                 )?;
-                Ok(ImportSummary {
+                let mut summary = ImportSummary {
                     commit: commit_cid,
                     rev,
                     records: verified.entries.len() as u64,
                     blocks: verified.blocks.len() as u64,
                     blobs: distinct.len() as u64,
-                })
+                };
+                if !active {
+                    return Ok((summary, Vec::new()));
+                }
+                // An active repo is announced now, always under a fresh rev signed by the
+                // account's key: relays must see the rev move forward (a restored backup is
+                // older than the repo it replaces) and the key the DID document names.
+                let after = prev_rev.map_or(rev, |p| p.max(rev));
+                let src = StoreSource::new(tx, &did_s);
+                let mut repo = Repo::load(&src, commit_cid).map_err(XrpcError::internal)?;
+                let resigned = repo
+                    .resign(&signing_key, crate::api::migration::next_rev(&after))
+                    .map_err(XrpcError::internal)?;
+                crate::records::persist_commit(tx, &did_s, &resigned, Some(commit_cid))?;
+                summary.commit = resigned.cid;
+                summary.rev = resigned.rev;
+                let (rev, blocks) = (resigned.rev, resigned.car_slice());
+                let event = sequencer::append(
+                    tx,
+                    &Event::Sync(SyncEvent {
+                        did: did_c.clone(),
+                        rev,
+                        blocks,
+                        time: Datetime::now(),
+                    }),
+                )?;
+                Ok((summary, vec![event]))
             },
         )
         .await
-        .map_err(XrpcError::from)
+        .map_err(XrpcError::from)?;
+    sequencer::publish(st.firehose(), events).await;
+    Ok(summary)
 }
 
 /// Removes `did`'s blocks, record index and blob references (not its uploaded blobs).

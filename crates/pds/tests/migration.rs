@@ -457,3 +457,89 @@ async fn import_is_refused_for_active_accounts_and_foreign_repos() {
     );
     a.stop().await;
 }
+
+#[tokio::test]
+async fn operator_import_restores_an_active_account_and_announces_it() {
+    let (plc_dir, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let plc = start_plc(plc_dir.path()).await;
+    let s = start_pds(dir.path(), &plc, "did:web:a.example").await;
+    let (_, alice) = s.create_account("alice.test", "alice@example.com").await;
+    let did = alice["did"].as_str().unwrap().to_owned();
+    let access = alice["accessJwt"].as_str().unwrap().to_owned();
+    let post = |text: &str| {
+        json!({"repo": did, "collection": "app.bsky.feed.post",
+               "record": {"text": text, "createdAt": "2026-01-01T00:00:00.000Z"}})
+    };
+    let (status, _) = s
+        .post(
+            "/xrpc/com.atproto.repo.createRecord",
+            Some(&access),
+            post("kept"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, backup) = get_bytes(&s, &format!("/xrpc/com.atproto.sync.getRepo?did={did}")).await;
+    let (status, _) = s
+        .post(
+            "/xrpc/com.atproto.repo.createRecord",
+            Some(&access),
+            post("dropped"),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let secrets: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("secrets.json")).unwrap()).unwrap();
+    let admin = secrets["admin_password"].as_str().unwrap();
+    let import = |password: &str| {
+        s.http
+            .post(format!(
+                "{}/xrpc/com.atproto.repo.importRepo?did={did}",
+                s.url
+            ))
+            .basic_auth("admin", Some(password))
+            .header("content-type", "application/vnd.ipld.car")
+            .body(backup.clone())
+            .send()
+    };
+    let wrong = answer(import("wrong").await.unwrap()).await;
+    check_error(&wrong, 401, "AuthenticationRequired");
+    let (status, out) = answer(import(admin).await.unwrap()).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["records"], 1);
+
+    let (_, list) = s
+        .get(
+            &format!("/xrpc/com.atproto.repo.listRecords?repo={did}&collection=app.bsky.feed.post"),
+            None,
+        )
+        .await;
+    let texts: Vec<&str> = list["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["kept"]);
+    assert_eq!(event_types(dir.path(), &did).last().unwrap(), "#sync");
+    // The restored repo is re-signed under a rev after everything it replaced.
+    let (_, latest) = s
+        .get(
+            &format!("/xrpc/com.atproto.sync.getLatestCommit?did={did}"),
+            None,
+        )
+        .await;
+    assert_eq!(latest["rev"], out["rev"]);
+    let old = verify_car(backup.as_slice(), &VerifyOptions::default()).unwrap();
+    assert!(out["rev"].as_str().unwrap() > old.report.rev.as_str());
+    // Writes continue on top of the restored commit.
+    let (status, out) = s
+        .post(
+            "/xrpc/com.atproto.repo.createRecord",
+            Some(&access),
+            post("after"),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    s.stop().await;
+}

@@ -674,7 +674,7 @@ pub async fn activate_account(
 }
 
 /// A TID after `prev` (the imported repo's rev may be ahead of our clock).
-fn next_rev(prev: &Tid) -> Tid {
+pub(crate) fn next_rev(prev: &Tid) -> Tid {
     let now = Tid::now();
     if now > *prev {
         now
@@ -701,16 +701,45 @@ pub(crate) async fn resolved_signing_key(st: &AppState, did: &Did) -> Result<Pub
 // importRepo
 
 /// com.atproto.repo.importRepo: the body is a repository CAR (see [`crate::import`]).
+///
+/// Two callers: the account itself (Bearer session; a migration into a deactivated
+/// account), or the operator with HTTP basic admin auth and `?did=` (`aerie repo import`),
+/// who may also replace an active account's repo: then the import is re-signed with the
+/// account's key if needed and announced with `#sync` in the same write job.
 pub async fn import_repo(
     State(st): State<AppState>,
-    auth: AccessAuth,
-    body: axum::body::Body,
-) -> Result<(), XrpcError> {
-    let did = parse_did(&auth.did)?;
+    req: axum::extract::Request,
+) -> Result<axum::Json<JsonValue>, XrpcError> {
+    let (mut parts, body) = req.into_parts();
+    let is_basic = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.len() > 6 && v[..6].eq_ignore_ascii_case("basic "));
+    let (did, by_admin) = if is_basic {
+        aerie_xrpc::AdminAuth::from_request_parts(&mut parts, &st).await?;
+        let Params(p) = Params::<AdminImportParams>::from_request_parts(&mut parts, &st).await?;
+        (parse_did(&p.did)?, true)
+    } else {
+        let auth = AccessAuth::from_request_parts(&mut parts, &st).await?;
+        (parse_did(&auth.did)?, false)
+    };
     let temp = crate::import::spool_body(&st, body).await?;
     // An unresolvable DID is not fatal yet: the CAR may still be signed by the account's own
     // key (a re-import after the DID already moved here); import_car_file decides.
     let key = resolved_signing_key(&st, &did).await.ok();
-    crate::import::import_car_file(&st, &did, temp.path(), key).await?;
-    Ok(())
+    let summary = crate::import::import_car_file(&st, &did, temp.path(), key, by_admin).await?;
+    // The lexicon declares no output; the summary helps operators and costs clients nothing.
+    Ok(axum::Json(json!({
+        "commit": summary.commit.to_string(),
+        "rev": summary.rev.as_str(),
+        "records": summary.records,
+        "blocks": summary.blocks,
+        "blobs": summary.blobs,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct AdminImportParams {
+    did: String,
 }
