@@ -4,11 +4,13 @@ use aerie_data::Cid;
 use aerie_repo::car;
 use aerie_store::{account, repo as repo_table};
 use aerie_xrpc::{Params, XrpcError};
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
+use tokio::sync::{mpsc, oneshot};
 
 use super::repo::{Source, record_key, repo_or_not_found};
 use crate::AppState;
@@ -65,34 +67,156 @@ pub struct GetRepoParams {
     since: Option<String>,
 }
 
-/// com.atproto.sync.getRepo: the whole repo as a CAR, or with `since` the blocks written
-/// by later revisions. (Built in memory; streaming is future work.)
+/// Bytes gathered before a chunk is handed to the response body.
+const CHUNK: usize = 64 * 1024;
+/// Chunks queued between the reading thread and the connection: with a slow client the
+/// reader waits, so one download holds about `CHUNK * (CHUNKS_IN_FLIGHT + 1)` bytes.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+type Chunk = Result<Bytes, std::io::Error>;
+
+/// An `io::Write` that cuts what it is given into [`CHUNK`]-sized pieces for the body.
+struct ChunkSink {
+    buf: Vec<u8>,
+    tx: mpsc::Sender<Chunk>,
+    /// Set once a send failed because the client went away.
+    gone: bool,
+}
+
+impl ChunkSink {
+    /// Sends what is buffered once a chunk is full.
+    fn maybe_send(&mut self) -> std::io::Result<()> {
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is buffered, waiting while the connection is behind. Fails once the
+    /// client has gone away, which stops the walk early.
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx.blocking_send(Ok(Bytes::from(chunk))).map_err(|_| {
+            self.gone = true;
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "getRepo client went away")
+        })
+    }
+}
+
+impl std::io::Write for ChunkSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        self.maybe_send()?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // CarWriter flushes once, at the end: that is the last chunk.
+        self.send()
+    }
+}
+
+/// com.atproto.sync.getRepo: the whole repo as a CAR (commit, then MST nodes and records
+/// in the spec's streamable order), or with `since` the commit root and the blocks written
+/// by later revisions. Streamed: a blocking thread walks the repo inside one read
+/// transaction (a consistent snapshot even while writes land) and feeds a bounded channel,
+/// so memory stays flat however large the repo is.
 pub async fn get_repo(
     State(st): State<AppState>,
     Params(p): Params<GetRepoParams>,
 ) -> Result<Response, XrpcError> {
     active_account(&st, &p.did).await?;
-    let did = p.did.clone();
-    let bytes = st
-        .store()
-        .read(move |c| -> Result<Vec<u8>, JobError> {
-            let repo = repo_or_not_found(c, &did)?;
-            match p.since {
-                None => repo
-                    .write_car(&Source::new(c, &did), Vec::new())
-                    .map_err(|e| XrpcError::internal(e).into()),
-                Some(since) => {
-                    let mut out = car::write_car(&[repo.commit_cid()], []);
-                    repo_table::for_each_block(c, &did, Some(&since), |cid, bytes| {
-                        car::push_section(&mut out, &cid, bytes);
-                        Ok(())
-                    })?;
-                    Ok(out)
+    let (tx, mut rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
+    let (started_tx, started_rx) = oneshot::channel::<Result<(), XrpcError>>();
+    let store = st.store().clone();
+    tokio::task::spawn_blocking(move || {
+        let mut started = Some(started_tx);
+        let result = store.read_blocking(|c| {
+            stream_repo(c, &p.did, p.since.as_deref(), &mut started, tx.clone())
+        });
+        if let Err(e) = result {
+            match started.take() {
+                // Nothing sent yet: the client gets a proper error answer.
+                Some(s) => {
+                    let _ = s.send(Err(e.into()));
+                }
+                // Mid-body (already logged): all we can do is cut the response, so that it
+                // cannot pass for a whole CAR.
+                None => {
+                    let _ = tx.blocking_send(Err(std::io::Error::other("getRepo aborted")));
                 }
             }
-        })
-        .await?;
-    Ok(car_response(bytes))
+        }
+    });
+    match started_rx.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e),
+        Err(_) => {
+            return Err(XrpcError::internal(
+                "getRepo reader stopped before starting",
+            ));
+        }
+    }
+    let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    Ok((
+        [(header::CONTENT_TYPE, CAR_TYPE)],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// The body of [`get_repo`], run on a blocking thread over one reader connection.
+/// `started` is answered (and taken) once the repo is found, before the first byte.
+fn stream_repo(
+    c: &aerie_store::Connection,
+    did: &str,
+    since: Option<&str>,
+    started: &mut Option<oneshot::Sender<Result<(), XrpcError>>>,
+    tx: mpsc::Sender<Chunk>,
+) -> Result<(), JobError> {
+    // One read transaction: every block comes from the same snapshot, so a commit landing
+    // mid-walk (and deleting blocks it replaced) cannot tear the export.
+    let snapshot = c
+        .unchecked_transaction()
+        .map_err(aerie_store::StoreError::sqlite("starting getRepo snapshot"))?;
+    let repo = repo_or_not_found(&snapshot, did)?;
+    if let Some(s) = started.take() {
+        // The handler gave up only if the client left; then the sends below fail too.
+        let _ = s.send(Ok(()));
+    }
+    let mut sink = ChunkSink {
+        buf: Vec::with_capacity(CHUNK),
+        tx,
+        gone: false,
+    };
+    let result = match since {
+        None => repo
+            .write_car(&Source::new(&snapshot, did), &mut sink)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Some(since) => {
+            car::push_header(&mut sink.buf, &[repo.commit_cid()]);
+            repo_table::for_each_block(&snapshot, did, Some(since), |cid, bytes| {
+                car::push_section(&mut sink.buf, &cid, bytes);
+                sink.maybe_send()
+                    .map_err(|source| aerie_store::StoreError::Io {
+                        context: "streaming getRepo".into(),
+                        source,
+                    })
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|()| sink.send().map_err(|e| e.to_string()))
+        }
+    };
+    match result {
+        // A client that hangs up mid-download is not a server error.
+        Err(_) if sink.gone => Ok(()),
+        Err(e) => Err(XrpcError::internal(format!("getRepo of {did}: {e}")).into()),
+        Ok(()) => Ok(()),
+    }
 }
 
 /// com.atproto.sync.getCheckout (deprecated): the whole repo, as getRepo.
