@@ -11,7 +11,16 @@ use std::path::{Path, PathBuf};
 pub fn dir() -> PathBuf {
     let dir = match std::env::var_os("ATPROTO_INTEROP_DIR") {
         Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/interop"),
+        // Every crate of the workspace sits at crates/<name>, so from the manifest directory
+        // of the crate under test the default is three levels up. Cargo sets the variable when
+        // it runs a test; read it then rather than baking in the path of whichever checkout
+        // first compiled this crate (a shared target dir would keep a stale one).
+        None => {
+            let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+            manifest.join("../../../shared/interop")
+        }
     };
     if !dir.is_dir() {
         panic!(
