@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod account_cmd;
 mod bench_cmd;
 mod doctor_cmd;
+mod import_cmd;
 mod plc_cmd;
 mod repo_cmd;
 mod serve_cmd;

@@ -19,6 +19,9 @@ pub struct RepoArgs {
 
 #[derive(Debug, Subcommand)]
 enum RepoCommand {
+    /// Make a repository CAR an account's repo on a running server (admin password; see
+    /// import_cmd.rs).
+    Import(crate::import_cmd::ImportArgs),
     /// Summarise a repository CAR: account, revision, commit, signature status, record
     /// counts per collection, blocks and bytes. The whole file is verified on the way; a
     /// structural error is reported and exits 1.
@@ -62,6 +65,7 @@ const EXIT_UNCHECKED: u8 = 2;
 /// Run `aerie repo`.
 pub fn run(args: RepoArgs) -> anyhow::Result<ExitCode> {
     match args.command {
+        RepoCommand::Import(a) => crate::import_cmd::run(a),
         RepoCommand::Inspect { file, key } => inspect(&file, key.as_deref()),
         RepoCommand::Verify { file, key } => verify_cmd(&file, key.as_deref()),
         RepoCommand::Export { file, key } => export(&file, key.as_deref()),

@@ -24,6 +24,7 @@ pub mod blob_gc;
 pub mod blobstore;
 pub mod config;
 mod error;
+pub mod import;
 pub mod mail;
 mod password;
 pub mod plc;
@@ -35,4 +36,5 @@ pub mod state;
 
 pub use config::{Config, ConfigArgs};
 pub use error::Error;
+pub use api::migration::{PLC_TOKEN_PURPOSE, ServiceAuth, verify_service_token};
 pub use state::AppState;

@@ -5,6 +5,7 @@ mod admin;
 mod blob;
 mod email;
 mod identity;
+pub(crate) mod migration;
 mod repo;
 mod server;
 mod sync;
@@ -82,6 +83,7 @@ pub fn routes(blob_limit: usize) -> Router<AppState> {
         .merge(account_routes())
         .merge(admin_routes())
         .merge(email_routes())
+        .merge(migration_routes())
         .fallback(fallback)
 }
 
@@ -144,6 +146,40 @@ fn sync_routes() -> Router<AppState> {
             get(aerie_firehose::subscribe_repos),
         )
         .route("/xrpc/com.atproto.sync.listBlobs", query(blob::list_blobs))
+}
+
+/// Account migration and service auth (see `migration.rs`). importRepo streams its body to
+/// a file with its own size cap, so no body limit applies to it here.
+fn migration_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/xrpc/com.atproto.server.getServiceAuth",
+            query(migration::get_service_auth),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.importRepo",
+            procedure(migration::import_repo).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.listMissingBlobs",
+            query(migration::list_missing_blobs),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.requestPlcOperationSignature",
+            procedure(migration::request_plc_operation_signature),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.signPlcOperation",
+            procedure(migration::sign_plc_operation).layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.submitPlcOperation",
+            procedure(migration::submit_plc_operation).layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)),
+        )
+        .route(
+            "/xrpc/com.atproto.server.activateAccount",
+            procedure(migration::activate_account),
+        )
 }
 
 /// Account mail flows (see `email.rs`).

@@ -124,12 +124,31 @@ pub(crate) fn is_plausible_email(email: &str) -> bool {
 /// supported yet).
 pub async fn create_account(
     State(st): State<AppState>,
+    headers: axum::http::HeaderMap,
     Json(input): Json<CreateAccountInput>,
 ) -> JsonResult<CreateAccountOutput> {
-    if input.did.is_some() || input.plc_op.is_some() {
+    if input.plc_op.is_some() {
         return Err(XrpcError::invalid_request(
-            "Bringing an existing DID (account migration) is not supported yet",
+            "Submitting a plcOp with createAccount is not supported",
         ));
+    }
+    if let Some(did) = input.did {
+        // Account migration: the DID exists; the old PDS vouches with a service token.
+        let signup = super::migration::MigrationSignup {
+            did,
+            handle: input.handle,
+            email: input.email,
+            password: input.password,
+            invite_code: input.invite_code,
+        };
+        let out = super::migration::create_account_with_did(&st, &headers, signup).await?;
+        return Ok(axum::Json(CreateAccountOutput {
+            access_jwt: out.access_jwt,
+            refresh_jwt: out.refresh_jwt,
+            handle: out.handle,
+            did: out.did,
+            did_doc: out.did_doc,
+        }));
     }
     let cfg = st.config();
     let handle = check_new_handle(&input.handle, &cfg.service_handle_domains)?;
