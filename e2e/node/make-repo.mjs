@@ -7,9 +7,12 @@
 //   repo.car       the full repo as getRepo exports it (@atproto/repo's getFullRepo)
 //   expected.json  {did, key, wrongKey, commit, rev, data, counts: {collection: n},
 //                   records: [{uri, cid, value}] sorted by path, values in atproto JSON}
-//   slice-NNN.car  the #commit blocks (CommitData.relevantBlocks, root = the commit) of
-//                  every commit after the first
+//   slice-NNN.car  the #commit blocks of every commit after the first, as the official PDS
+//                  sends them (formatSeqCommit: newBlocks + relevantBlocks; root = the commit)
 //   slices.json    [{file, commit, rev, since, data, prevData, ops: [{action, path, cid, prev}]}]
+// OUTDIR/moved/ holds one more case (secp256k1): a commit that deletes a like and creates
+// the same record under a new key. slice.car and slice.json as above, plus recordCid and
+// recordInSlice (whether the created record's block made it into the event's blocks).
 // Records span several collections: posts with facets, embeds and langs, likes and reposts
 // (strongRefs), follows, a profile with a blob ref, a record with bytes and a link, unicode
 // text and keys of every allowed rkey character class; later commits update and delete.
@@ -17,7 +20,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { P256Keypair, Secp256k1Keypair } from '@atproto/crypto'
-import { MemoryBlockstore, Repo, WriteOpAction, blocksToCarFile, getFullRepo } from '@atproto/repo'
+import { BlockMap, MemoryBlockstore, Repo, WriteOpAction, blocksToCarFile, getFullRepo } from '@atproto/repo'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 
@@ -195,7 +198,7 @@ async function build(label, keypair) {
       const prev = w.action === WriteOpAction.Create ? null : before.get(path).toString()
       ops.push({ action: w.action, path, cid, prev })
     }
-    const car = await blocksToCarFile(data.cid, data.relevantBlocks)
+    const car = await blocksToCarFile(data.cid, eventBlocks(data))
     repo = await repo.applyCommit(data)
     commitNo += 1
     const file = `slice-${String(commitNo).padStart(3, '0')}.car`
@@ -267,10 +270,44 @@ async function build(label, keypair) {
   console.log(`${label}: ${records.length} records, ${slices.length} later commits, commit ${repo.cid} rev ${repo.commit.rev}`)
 }
 
+// The blocks of the #commit event the official PDS would emit for `data`.
+function eventBlocks(data) {
+  const m = new BlockMap()
+  m.addMap(data.newBlocks)
+  m.addMap(data.relevantBlocks)
+  return m
+}
+
+// A record moved to a new key in one commit: its CID is both deleted and created, and
+// @atproto/repo's DataDiff cancels the two, so the block is not "new".
+async function moved(keypair) {
+  const storage = new MemoryBlockstore()
+  const like = { $type: 'app.bsky.feed.like', subject: { uri: `at://${did}/app.bsky.feed.post/3jzfcijpj2z2a`, cid: rawCid('x').toString() }, createdAt: '2024-01-02T03:04:05.678Z' }
+  let repo = await Repo.create(storage, did, keypair, [{ action: WriteOpAction.Create, collection: 'app.bsky.feed.like', rkey: '3jzfcijpj2z2a', record: like }])
+  const prevData = repo.commit.data
+  const old = await repo.data.get('app.bsky.feed.like/3jzfcijpj2z2a')
+  const writes = [
+    { action: WriteOpAction.Delete, collection: 'app.bsky.feed.like', rkey: '3jzfcijpj2z2a' },
+    { action: WriteOpAction.Create, collection: 'app.bsky.feed.like', rkey: '3kaaaaaaaaaa2', record: like },
+  ]
+  const data = await repo.formatCommit(writes, keypair)
+  const blocks = eventBlocks(data)
+  const dir = join(outDir, 'moved')
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'slice.car'), await blocksToCarFile(data.cid, blocks))
+  repo = await repo.applyCommit(data)
+  const ops = [
+    { action: 'delete', path: 'app.bsky.feed.like/3jzfcijpj2z2a', cid: null, prev: old.toString() },
+    { action: 'create', path: 'app.bsky.feed.like/3kaaaaaaaaaa2', cid: old.toString(), prev: null },
+  ]
+  const slice = { file: 'slice.car', did, key: keypair.did(), commit: data.cid.toString(), rev: data.rev, since: data.since, data: repo.commit.data.toString(), prevData: prevData.toString(), ops, recordCid: old.toString(), recordInSlice: blocks.has(old) }
+  writeFileSync(join(dir, 'slice.json'), JSON.stringify(slice, null, 1))
+  console.log(`moved: record block in the event: ${slice.recordInSlice}`)
+}
+
 // The CID @atproto/repo gave a written record: the leaf block in the commit whose bytes
 // decode to it is found by re-encoding through the same BlockMap it used.
 async function storageCidOf(data, record) {
-  const { BlockMap } = await import('@atproto/repo')
   const m = new BlockMap()
   const cid = await m.add(record)
   if (!data.newBlocks.has(cid) && !data.relevantBlocks.has(cid)) {
@@ -295,3 +332,4 @@ function toJson(v) {
 const seedKey = (label) => createHash('sha256').update(`aerie interop ${label}`).digest()
 await build('k256', await Secp256k1Keypair.import(seedKey('k256')))
 await build('p256', await P256Keypair.import(seedKey('p256')))
+await moved(await Secp256k1Keypair.import(seedKey('k256')))

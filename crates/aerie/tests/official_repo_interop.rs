@@ -289,3 +289,39 @@ fn mst_built_from_official_entries_has_the_official_root() {
         assert_eq!(root, cid(field(&exp, "data")), "{curve}: MST root");
     }
 }
+
+/// A finding, pinned so it cannot change unnoticed: when one commit deletes a record and
+/// creates the same record (same CID) under another key, the official `@atproto/repo`
+/// leaves the record block out of the commit's `newBlocks` and `relevantBlocks` (its
+/// `DataDiff` cancels the CID's removal against its addition), so the official PDS's
+/// `#commit` event lacks the block of a create op. The sync spec requires the record blocks
+/// of creates and updates, and `verify_commit_slice` holds to that; the tree part of the
+/// slice is sound, as inverting the ops on it gives the official `prevData`.
+#[test]
+fn official_slice_of_a_record_moved_in_one_commit_lacks_the_created_record_block() {
+    let dir = official().join("moved");
+    let slice = read_json(&dir.join("slice.json"));
+    let car = std::fs::read(dir.join(field(&slice, "file"))).expect("reading the slice");
+    let did = Did::parse(field(&slice, "did")).expect("official DID");
+    let key = PublicKey::parse_did_key(field(&slice, "key")).expect("official did:key");
+    let record = cid(field(&slice, "recordCid"));
+    let ops = ops_of(&slice);
+
+    let contents = aerie_repo::car::read_car(car.as_slice(), aerie_repo::car::CarLimits::DEFAULT)
+        .expect("the official slice parses");
+    assert_eq!(slice["recordInSlice"], Json::Bool(false));
+    assert!(!contents.blocks.contains(&record));
+
+    match verify_commit_slice(&car, &ops, Some(&did), &key) {
+        Err(aerie_repo::Error::MissingBlock { cid, .. }) => assert_eq!(cid, record),
+        other => panic!("expected MissingBlock for {record}, got {other:?}"),
+    }
+    let commit_cid = cid(field(&slice, "commit"));
+    let commit_bytes = contents.blocks.get(&commit_cid).expect("commit block");
+    let commit = aerie_repo::commit::Commit::decode(commit_bytes).expect("official commit");
+    commit.verify(&key).expect("official signature");
+    let prev = Mst::load(*commit.data())
+        .invert(&contents.blocks, &ops)
+        .expect("inverting the official ops");
+    assert_eq!(prev, cid(field(&slice, "prevData")));
+}
