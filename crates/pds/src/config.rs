@@ -569,6 +569,37 @@ mod tests {
     }
 
     #[test]
+    fn firehose_window_defaults_to_72_hours_and_crawlers_split_on_commas() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dev_args(dir.path()).resolve().unwrap();
+        assert_eq!(
+            c.repo_backfill_limit,
+            std::time::Duration::from_secs(72 * 3600)
+        );
+        assert!(c.crawlers.is_empty());
+        assert_eq!(c.firehose, aerie_firehose::Config::default());
+        let c = ConfigArgs {
+            crawlers: Some(" https://bsky.network/, ,https://relay.example ".into()),
+            repo_backfill_limit_ms: Some(5000),
+            firehose_max_behind_bytes: Some(1 << 20),
+            firehose_ring_events: Some(0),
+            ..dev_args(dir.path())
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            c.crawlers,
+            ["https://bsky.network", "https://relay.example"]
+        );
+        assert_eq!(c.repo_backfill_limit, std::time::Duration::from_secs(5));
+        assert_eq!(c.firehose.max_behind_bytes, 1 << 20);
+        assert_eq!(
+            c.firehose.ring_events, 1,
+            "the ring always holds the newest event"
+        );
+    }
+
+    #[test]
     fn env_names_are_the_reference_names() {
         use clap::CommandFactory;
         #[derive(clap::Parser)]
