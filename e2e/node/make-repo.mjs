@@ -6,7 +6,7 @@
 // For each curve, OUTDIR/<k256|p256>/ gets:
 //   repo.car       the full repo as getRepo exports it (@atproto/repo's getFullRepo)
 //   expected.json  {did, key, wrongKey, commit, rev, data, counts: {collection: n},
-//                   records: [{uri, cid, value}] sorted by path, values in atproto JSON}
+//                   records: [{uri, cid, value}] sorted by path, values by @atproto/lex-json lexToJson}
 //   slice-NNN.car  the #commit blocks of every commit after the first, as the official PDS
 //                  sends them (formatSeqCommit: newBlocks + relevantBlocks; root = the commit)
 //   slices.json    [{file, commit, rev, since, data, prevData, ops: [{action, path, cid, prev}]}]
@@ -20,6 +20,9 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { P256Keypair, Secp256k1Keypair } from '@atproto/crypto'
+// The official atproto JSON form (links as {$link}, bytes as unpadded {$bytes}); pinned by
+// package-lock.json as a dependency of @atproto/api.
+import { lexToJson } from '@atproto/lex-json'
 import { BlockMap, MemoryBlockstore, Repo, WriteOpAction, blocksToCarFile, getFullRepo } from '@atproto/repo'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -260,7 +263,7 @@ async function build(label, keypair) {
   const records = []
   const counts = {}
   for await (const r of repo.walkRecords()) {
-    records.push({ uri: `at://${did}/${r.collection}/${r.rkey}`, cid: r.cid.toString(), value: toJson(r.record) })
+    records.push({ uri: `at://${did}/${r.collection}/${r.rkey}`, cid: r.cid.toString(), value: lexToJson(r.record) })
     counts[r.collection] = (counts[r.collection] ?? 0) + 1
   }
   const wrong = label === 'k256' ? await Secp256k1Keypair.create() : await P256Keypair.create()
@@ -314,19 +317,6 @@ async function storageCidOf(data, record) {
     throw new Error(`record block ${cid} is not in the commit's blocks`)
   }
   return cid
-}
-
-/** atproto JSON form of a decoded record: links as {$link}, bytes as {$bytes} (base64, no padding). */
-function toJson(v) {
-  if (v === null || typeof v !== 'object') return v
-  if (Array.isArray(v)) return v.map(toJson)
-  if (v instanceof Uint8Array) return { $bytes: Buffer.from(v).toString('base64').replace(/=+$/, '') }
-  const cid = CID.asCID(v)
-  if (cid) return { $link: cid.toString() }
-  if (typeof v.toJSON === 'function' && v.constructor?.name?.includes('Blob')) return toJson(v.toJSON())
-  const out = {}
-  for (const [k, x] of Object.entries(v)) out[k] = toJson(x)
-  return out
 }
 
 const seedKey = (label) => createHash('sha256').update(`aerie interop ${label}`).digest()

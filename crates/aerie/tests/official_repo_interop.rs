@@ -20,7 +20,7 @@ use aerie_syntax::Did;
 use serde_json::Value as Json;
 
 /// Records the official side creates per curve (before its deletes).
-const RECORDS: usize = 300;
+const RECORDS: usize = 1000;
 const CURVES: [&str; 2] = ["k256", "p256"];
 
 /// The official output directory, generated once per test process.
