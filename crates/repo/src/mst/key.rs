@@ -124,13 +124,49 @@ fn check_key(b: &[u8]) -> Result<(), MstError> {
     Ok(())
 }
 
+/// SHA-256 initial hash value (FIPS 180-4, 5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// Longest input that fits one padded SHA-256 block (64 bytes minus the 0x80 marker and the
+/// 8-byte bit length).
+const ONE_BLOCK_MAX: usize = 55;
+
 /// The layer of any byte string: leading zero bits of its SHA-256, halved (fanout 4).
+///
+/// Repository keys are short (`collection/rkey`, typically 30-50 bytes), so they fit one
+/// compression block: the block is padded here on the stack and handed straight to the
+/// compression function, which skips the streaming hasher's buffering and finalisation. This
+/// runs once per key in every build and every verification, so the setup cost matters.
 pub fn layer_of(key: &[u8]) -> u8 {
-    let digest = Sha256::digest(key);
+    let mut state = SHA256_IV;
+    if key.len() <= ONE_BLOCK_MAX {
+        let mut block = [0u8; 64];
+        block[..key.len()].copy_from_slice(key);
+        block[key.len()] = 0x80;
+        let bits = (key.len() as u64) * 8;
+        block[56..].copy_from_slice(&bits.to_be_bytes());
+        sha2::block_api::compress256(&mut state, &[block]);
+    } else {
+        let digest: [u8; 32] = Sha256::digest(key).into();
+        for (word, chunk) in state.iter_mut().zip(digest.chunks_exact(4)) {
+            *word = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+    }
+    // The digest is the state words in big-endian order, so its leading zero bits are the
+    // words' leading zeros up to the first non-zero word.
     let mut zeros = 0u32;
-    for &b in digest.iter() {
-        zeros += b.leading_zeros();
-        if b != 0 {
+    for word in state {
+        zeros += word.leading_zeros();
+        if word != 0 {
             break;
         }
     }
@@ -140,4 +176,54 @@ pub fn layer_of(key: &[u8]) -> u8 {
 /// Length of the common prefix of two byte strings (the `p` of prefix compression).
 pub fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference definition: leading zero bits of the full streaming SHA-256, halved.
+    fn reference_layer(key: &[u8]) -> u8 {
+        let digest = Sha256::digest(key);
+        let mut zeros = 0u32;
+        for &b in digest.iter() {
+            zeros += b.leading_zeros();
+            if b != 0 {
+                break;
+            }
+        }
+        (zeros / 2) as u8
+    }
+
+    #[test]
+    fn layer_of_equals_streaming_sha256_across_the_one_block_boundary() {
+        // Lengths 0..=130 cover the one-block path (<= 55), the boundary and the fallback.
+        for len in 0..=130usize {
+            for seed in 0..64u8 {
+                let key: Vec<u8> = (0..len)
+                    .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+                    .collect();
+                assert_eq!(
+                    layer_of(&key),
+                    reference_layer(&key),
+                    "len {len} seed {seed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn layer_of_finds_deep_layers_like_the_reference() {
+        // Search keys until several reach layer >= 2 so the multi-bit count is exercised.
+        let mut deep = 0;
+        for i in 0..20_000u32 {
+            let key = format!("app.bsky.feed.post/{i:013}");
+            let l = layer_of(key.as_bytes());
+            assert_eq!(l, reference_layer(key.as_bytes()), "{key}");
+            if l >= 2 {
+                deep += 1;
+            }
+        }
+        assert!(deep > 10, "only {deep} keys at layer >= 2");
+    }
 }
