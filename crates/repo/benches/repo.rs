@@ -47,14 +47,29 @@ fn repo_car(records: &Records, key: &SigningKey) -> Vec<u8> {
     repo_car_parts(records, &cids, key)
 }
 
-/// The same, with record CIDs given separately (so the pipeline can compute them). The MST
-/// is built without keeping the tree, its nodes written as CAR sections as they complete,
-/// then the CAR is assembled in one buffer of exactly its final size.
+/// The same, with record CIDs given separately (so the pipeline can compute them).
 fn repo_car_parts(records: &Records, cids: &[Cid], key: &SigningKey) -> Vec<u8> {
+    let (mut nodes, mut out) = (Vec::new(), Vec::new());
+    repo_car_into(records, cids, key, &mut nodes, &mut out);
+    out
+}
+
+/// Write the repository CAR into `out`, using `nodes` as scratch for the node sections (both
+/// cleared first, their capacity reused: a server exporting repeatedly keeps its buffers, so
+/// their pages are not faulted in afresh each time). The MST is built without keeping the
+/// tree, its nodes written as CAR sections as they complete, then the CAR is assembled in
+/// one buffer of exactly its final size.
+fn repo_car_into(
+    records: &Records,
+    cids: &[Cid],
+    key: &SigningKey,
+    nodes: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) {
+    nodes.clear();
+    out.clear();
     let entries = records.iter().zip(cids).map(|((k, _, _), c)| (k, *c));
-    let mut nodes = Vec::new();
-    let data =
-        Mst::build_root(entries, &mut |c, b| push_section(&mut nodes, c, b)).expect("sorted");
+    let data = Mst::build_root(entries, &mut |c, b| push_section(nodes, c, b)).expect("sorted");
     let commit = UnsignedCommit {
         did: Did::parse("did:plc:ewvi7nxzyoun6zhxrhs64oiz").expect("did"),
         data,
@@ -70,14 +85,13 @@ fn repo_car_parts(records: &Records, cids: &[Cid], key: &SigningKey) -> Vec<u8> 
             .iter()
             .map(|(_, _, b)| section_len(b.len()))
             .sum::<usize>();
-    let mut out = Vec::with_capacity(len);
-    push_header(&mut out, &[ccid]);
-    push_section(&mut out, &ccid, &cbytes);
-    out.extend_from_slice(&nodes);
+    out.reserve(len);
+    push_header(out, &[ccid]);
+    push_section(out, &ccid, &cbytes);
+    out.extend_from_slice(nodes);
     for ((_, _, b), c) in records.iter().zip(cids) {
-        push_section(&mut out, c, b);
+        push_section(out, c, b);
     }
-    out
 }
 
 mod mst {
@@ -90,6 +104,40 @@ mod mst {
         bencher.bench(|| {
             let entries = records.iter().map(|(k, c, _)| (k.clone(), *c));
             black_box(Mst::build_with(entries, &mut |_, _| {}).expect("sorted").1)
+        });
+    }
+
+    /// The layer of 100k keys (one SHA-256 compression each, on a pre-padded block).
+    #[divan::bench(sample_count = 20)]
+    fn layer_of_100k(bencher: Bencher) {
+        let records = posts(100_000);
+        bencher.bench(|| {
+            let mut acc = 0u8;
+            for (k, _, _) in records {
+                acc ^= aerie_repo::mst::layer_of(black_box(k.as_bytes()));
+            }
+            acc
+        });
+    }
+
+    /// The same layers through the streaming hasher (`Sha256::digest`), for comparison.
+    #[divan::bench(sample_count = 20)]
+    fn layer_streaming_100k(bencher: Bencher) {
+        let records = posts(100_000);
+        bencher.bench(|| {
+            let mut acc = 0u8;
+            for (k, _, _) in records {
+                let d = Sha256::digest(black_box(k.as_bytes()));
+                let mut zeros = 0u32;
+                for &b in d.iter() {
+                    zeros += b.leading_zeros();
+                    if b != 0 {
+                        break;
+                    }
+                }
+                acc ^= (zeros / 2) as u8;
+            }
+            acc
         });
     }
 
@@ -287,6 +335,31 @@ mod headline {
     /// every record strictly validated).
     #[divan::bench(sample_count = 10)]
     fn pipeline_100k(bencher: Bencher) {
+        let records = posts(100_000);
+        let key = signing_key();
+        let options = VerifyOptions {
+            key: Some(key.public_key()),
+            ..VerifyOptions::default()
+        };
+        // Buffers reused across iterations, as a server exporting repeatedly would.
+        let (mut cids, mut nodes, mut car) = (Vec::new(), Vec::new(), Vec::new());
+        bencher.bench_local(|| {
+            cids.clear();
+            cids.extend(records.iter().map(|(_, _, b)| Cid::for_cbor(b)));
+            repo_car_into(records, &cids, &key, &mut nodes, &mut car);
+            black_box(
+                verify_car_bytes(&car, &options)
+                    .expect("valid")
+                    .report
+                    .records,
+            )
+        });
+    }
+
+    /// [`pipeline_100k`] with fresh buffers each iteration (the CAR, the node sections and
+    /// the CID list allocated anew), to show what buffer reuse saves.
+    #[divan::bench(sample_count = 10)]
+    fn pipeline_fresh_buffers_100k(bencher: Bencher) {
         let records = posts(100_000);
         let key = signing_key();
         let options = VerifyOptions {
