@@ -156,3 +156,93 @@ async fn streamed_get_repo_of_5000_records_verifies_and_equals_the_in_memory_car
     check_error(&got, 400, "RepoNotFound");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn get_repo_exports_one_snapshot_while_writes_delete_blocks_mid_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), ConfigArgs::default()).await;
+    let (st, acct) = s.create_account("snap.test", "snap@example.com").await;
+    assert_eq!(st, StatusCode::OK, "{acct}");
+    let did = acct["did"].as_str().unwrap().to_owned();
+    let access = acct["accessJwt"].as_str().unwrap().to_owned();
+    let key = PublicKey::parse_multikey(
+        acct["didDoc"]["verificationMethod"][0]["publicKeyMultibase"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    // ~15 MB of records: far more than the socket buffers and the chunk queue hold, so the
+    // walk is still running when the deletes commit.
+    let count = 3_000;
+    let big = |i: usize| json!({"$type": "com.example.note", "text": format!("{i:05} {}", "y".repeat(5_000)), "createdAt": "2026-11-26T00:00:00.000Z"});
+    for start in (0..count).step_by(BATCH / 2) {
+        let writes: Vec<Value> = (start..start + BATCH / 2)
+            .map(|i| json!({"$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.note", "rkey": format!("r{i:05}"), "value": big(i)}))
+            .collect();
+        let (st, out) = s
+            .post(
+                "/xrpc/com.atproto.repo.applyWrites",
+                Some(&access),
+                json!({"repo": did, "writes": writes}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{out}");
+    }
+    let (_, before) = s
+        .get(
+            &format!("/xrpc/com.atproto.sync.getLatestCommit?did={did}"),
+            None,
+        )
+        .await;
+
+    // Start the download and take one chunk, then delete the records the walk reaches last
+    // (their record blocks and MST nodes leave the store) before reading the rest.
+    let mut resp = s
+        .http
+        .get(format!("{}/xrpc/com.atproto.sync.getRepo?did={did}", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut bytes = resp.chunk().await.unwrap().unwrap().to_vec();
+    let deletes: Vec<Value> = (count - BATCH..count)
+        .map(|i| json!({"$type": "com.atproto.repo.applyWrites#delete", "collection": "com.example.note", "rkey": format!("r{i:05}")}))
+        .collect();
+    let (st, out) = s
+        .post(
+            "/xrpc/com.atproto.repo.applyWrites",
+            Some(&access),
+            json!({"repo": did, "writes": deletes}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{out}");
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        bytes.extend_from_slice(&chunk);
+    }
+
+    // The export is the repo as of its start: complete, signed, every record there.
+    let verified = verify_car_bytes(
+        &bytes,
+        &VerifyOptions {
+            key: Some(key),
+            did: Some(Did::parse(&did).unwrap()),
+            limits: CarLimits::DEFAULT,
+        },
+    )
+    .unwrap();
+    assert_eq!(verified.report.commit_cid.to_string(), before["cid"]);
+    assert_eq!(verified.report.records, count as u64);
+    // And the next export shows the deletes.
+    let (_, after) = car(&s, &format!("/xrpc/com.atproto.sync.getRepo?did={did}")).await;
+    let verified = verify_car_bytes(
+        &after,
+        &VerifyOptions {
+            key: Some(key),
+            did: None,
+            limits: CarLimits::DEFAULT,
+        },
+    )
+    .unwrap();
+    assert_eq!(verified.report.records, (count - BATCH) as u64);
+    s.stop().await;
+}
