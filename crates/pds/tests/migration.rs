@@ -208,6 +208,23 @@ async fn account_moves_between_two_aerie_servers_and_verifies_on_the_new_host() 
         401,
         "BadJwtLexiconMethod",
     );
+    // B reserves the key the account will sign with; asking twice gives the same key.
+    let (status, reserved) = b
+        .post(
+            "/xrpc/com.atproto.server.reserveSigningKey",
+            None,
+            json!({"did": did}),
+        )
+        .await;
+    assert_eq!(status, 200, "{reserved}");
+    let (_, again) = b
+        .post(
+            "/xrpc/com.atproto.server.reserveSigningKey",
+            None,
+            json!({"did": did}),
+        )
+        .await;
+    assert_eq!(again, reserved);
     let token = service_token(&a, &access_a, "did:web:b.example", CREATE_ACCOUNT).await;
     let (status, created) = b
         .post(
@@ -287,6 +304,10 @@ async fn account_moves_between_two_aerie_servers_and_verifies_on_the_new_host() 
         )
         .await;
     assert_eq!(status, 200, "{creds}");
+    assert_eq!(
+        creds["verificationMethods"]["atproto"], reserved["signingKey"],
+        "createAccount used the reserved key"
+    );
     let (status, _) = a
         .post(
             "/xrpc/com.atproto.identity.requestPlcOperationSignature",

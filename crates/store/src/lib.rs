@@ -33,6 +33,7 @@ pub mod invite;
 pub mod lifecycle;
 mod migrate;
 pub mod repo;
+pub mod reserved_key;
 pub mod seq;
 pub mod token;
 mod writer;

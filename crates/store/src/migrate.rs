@@ -138,6 +138,15 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO repo_seq_counter (id, seq) SELECT 1, COALESCE(MAX(seq), 0) FROM repo_seq;
     CREATE INDEX repo_seq_sequenced_at ON repo_seq(sequenced_at);
     "#,
+    // 6: signing keys reserved for incoming accounts (reserveSigningKey), by DID (or by the
+    // key's own did:key when no DID was given), taken by createAccount.
+    r#"
+    CREATE TABLE reserved_signing_key (
+        key_id      TEXT PRIMARY KEY,
+        signing_key BLOB NOT NULL,
+        created_at  TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build creates.

@@ -19,7 +19,9 @@ use aerie_data::Cid;
 use aerie_firehose::{Event, SyncEvent};
 use aerie_identity::service_auth::{self, Audience, Expectations, MintRequest};
 use aerie_repo::repo::Repo;
-use aerie_store::{Transaction, account, email_token, invite, lifecycle, repo as repo_table};
+use aerie_store::{
+    Transaction, account, email_token, invite, lifecycle, repo as repo_table, reserved_key,
+};
 use aerie_syntax::{Datetime, Did, Handle, Nsid, Tid};
 use aerie_xrpc::{AccessAuth, BearerToken, Params, XrpcError, unix_now};
 use axum::extract::{FromRequestParts, State};
@@ -264,7 +266,20 @@ pub(crate) async fn create_account_with_did(
         None
     };
     let password_hash = password::hash(password).await?;
-    let signing_key = SigningKey::generate(KeyType::K256).map_err(XrpcError::internal)?;
+    // The key reserveSigningKey handed out for this DID (it may already be in a signed PLC
+    // operation), else a fresh one.
+    let d = did.as_str().to_owned();
+    let reserved = st
+        .store()
+        .read(move |c| reserved_key::get(c, &d))
+        .await
+        .map_err(store_error)?;
+    let signing_key = match reserved {
+        Some(bytes) => {
+            SigningKey::from_bytes(KeyType::K256, &bytes).map_err(XrpcError::internal)?
+        }
+        None => SigningKey::generate(KeyType::K256).map_err(XrpcError::internal)?,
+    };
     let (_, commit) = Repo::create(did.clone(), &signing_key, Tid::now());
     let tokens = session::issue(st.keys(), did.as_str(), session::new_token_id()?);
     let now = Datetime::now().into_string();
@@ -310,6 +325,7 @@ pub(crate) async fn create_account_with_did(
                 },
             )?;
             lifecycle::set_deactivated(tx, &did_s, Some(&now), None)?;
+            reserved_key::delete(tx, &did_s)?;
             let rev = commit.rev.as_str();
             repo_table::put_blocks(
                 tx,
@@ -742,4 +758,37 @@ pub async fn import_repo(
 #[derive(Deserialize)]
 pub struct AdminImportParams {
     did: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// reserveSigningKey
+
+#[derive(Deserialize)]
+pub struct ReserveSigningKeyInput {
+    did: Option<String>,
+}
+
+/// com.atproto.server.reserveSigningKey: a repo signing key for an account that will be
+/// created here (no auth, as the reference). With `did`, asking again returns the same key
+/// and createAccount for that DID uses it; without, the key is filed under its own did:key.
+pub async fn reserve_signing_key(
+    State(st): State<AppState>,
+    aerie_xrpc::Json(input): aerie_xrpc::Json<ReserveSigningKeyInput>,
+) -> JsonResult {
+    let did = input.did.as_deref().map(parse_did).transpose()?;
+    let fresh = SigningKey::generate(KeyType::K256).map_err(XrpcError::internal)?;
+    let key_id = match &did {
+        Some(d) => d.as_str().to_owned(),
+        None => fresh.public_key().to_did_key(),
+    };
+    let (bytes, now) = (fresh.to_bytes(), Datetime::now().into_string());
+    let kept = st
+        .store()
+        .write(move |tx: &Transaction<'_>| reserved_key::reserve(tx, &key_id, &bytes, &now))
+        .await
+        .map_err(store_error)?;
+    let key = SigningKey::from_bytes(KeyType::K256, &kept).map_err(XrpcError::internal)?;
+    Ok(axum::Json(
+        json!({ "signingKey": key.public_key().to_did_key() }),
+    ))
 }

@@ -180,6 +180,10 @@ fn migration_routes() -> Router<AppState> {
             "/xrpc/com.atproto.server.activateAccount",
             procedure(migration::activate_account),
         )
+        .route(
+            "/xrpc/com.atproto.server.reserveSigningKey",
+            procedure(migration::reserve_signing_key).layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)),
+        )
 }
 
 /// Account mail flows (see `email.rs`).
