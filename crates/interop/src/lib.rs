@@ -38,7 +38,11 @@ pub fn dir() -> PathBuf {
 pub fn path(rel: &str) -> PathBuf {
     let p = dir().join(rel);
     if !p.is_file() {
-        panic!("interop fixture {} is missing (fixture dir {})", rel, dir().display());
+        panic!(
+            "interop fixture {} is missing (fixture dir {})",
+            rel,
+            dir().display()
+        );
     }
     p
 }
@@ -54,7 +58,10 @@ pub fn lines(rel: &str) -> Vec<String> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_owned)
         .collect();
-    assert!(!values.is_empty(), "interop fixture {rel} has no test values");
+    assert!(
+        !values.is_empty(),
+        "interop fixture {rel} has no test values"
+    );
     values
 }
 
