@@ -270,11 +270,13 @@ pub async fn create_account(
                     &now,
                 )?;
                 session::store_row(tx, &row)?;
-                // As the reference: #identity, #account (active), then the first #commit.
+                // As the reference: #identity, #account (active), the first #commit, then
+                // #sync (the repo's starting state, for consumers that skip the commit).
                 Ok(vec![
                     sequencer::append(tx, &sequencer::identity_event(&did_c, Some(&handle_c)))?,
                     sequencer::append(tx, &sequencer::active_event(&did_c))?,
                     sequencer::append(tx, &sequencer::commit_event(&did_c, &commit)?)?,
+                    sequencer::append(tx, &sequencer::sync_event(&did_c, &commit)?)?,
                 ])
             },
         )
