@@ -348,6 +348,27 @@ async fn account_moves_between_two_aerie_servers_and_verifies_on_the_new_host() 
         400,
         "InvalidRequest",
     );
+    // An operation that would take B's rotation key or endpoint away is not forwarded.
+    for (field, value) in [
+        ("rotationKeys", json!([])),
+        (
+            "services",
+            json!({"atproto_pds": {"type": "AtprotoPersonalDataServer", "endpoint": "https://elsewhere.example"}}),
+        ),
+    ] {
+        let mut op = signed["operation"].clone();
+        op[field] = value;
+        check_error(
+            &b.post(
+                "/xrpc/com.atproto.identity.submitPlcOperation",
+                Some(&access_b),
+                json!({ "operation": op }),
+            )
+            .await,
+            400,
+            "InvalidRequest",
+        );
+    }
     let (status, out) = b
         .post(
             "/xrpc/com.atproto.identity.submitPlcOperation",

@@ -792,3 +792,43 @@ pub async fn reserve_signing_key(
         json!({ "signingKey": key.public_key().to_did_key() }),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_parse_from_the_lexicon_shape_and_reject_anything_else() {
+        let ok = parse_services(&json!({
+            "atproto_pds": {"type": "AtprotoPersonalDataServer", "endpoint": "https://pds.example"}
+        }))
+        .unwrap();
+        assert_eq!(ok["atproto_pds"].endpoint, "https://pds.example");
+        assert_eq!(ok["atproto_pds"].service_type, "AtprotoPersonalDataServer");
+        for bad in [
+            json!([]),
+            json!({"atproto_pds": {"type": "X"}}),
+            json!({"atproto_pds": {"endpoint": 5, "type": "X"}}),
+        ] {
+            assert_eq!(parse_services(&bad).unwrap_err().error(), "InvalidRequest");
+        }
+    }
+
+    #[test]
+    fn next_rev_is_after_a_rev_from_the_future() {
+        let future = Tid::from_u64(Tid::now().as_u64() + (1 << 40));
+        assert!(next_rev(&future) > future);
+        let past = Tid::from_u64(1 << 20);
+        assert!(next_rev(&past) > past);
+    }
+
+    #[test]
+    fn service_auth_failures_keep_the_reference_names() {
+        let expired = aerie_identity::IdentityError::JwtExpired { exp: 1, now: 100 };
+        let e = identity_error(expired);
+        assert_eq!((e.status().as_u16(), e.error()), (401, "JwtExpired"));
+        let bad_exp = aerie_identity::IdentityError::BadExpiration { reason: "past" };
+        let e = identity_error(bad_exp);
+        assert_eq!((e.status().as_u16(), e.error()), (400, "BadExpiration"));
+    }
+}
