@@ -184,3 +184,14 @@ pub async fn update_handle(
     let op = aerie_plc::Operation::Plc(next).sign(rotation_key);
     plc.submit(did, &op).await
 }
+
+/// The DID document shown to clients (createAccount, sessions, describeRepo): for did:plc the
+/// directory's current document; for any other method (did:web, whose owner hosts the
+/// document) the one the resolver fetches, since no PLC directory knows it.
+pub async fn did_document(st: &crate::AppState, did: &Did) -> Option<serde_json::Value> {
+    if did.method() == "plc" {
+        return st.plc().document(did).await;
+    }
+    let doc = st.resolver().resolve_did(did).await.ok()?;
+    serde_json::to_value(&*doc).ok()
+}

@@ -347,7 +347,7 @@ pub(crate) async fn create_account_with_did(
             Ok(())
         })
         .await?;
-    let did_doc = st.plc().document(&did).await;
+    let did_doc = crate::plc::did_document(st, &did).await;
     Ok(MigratedAccount {
         access_jwt: tokens.access,
         refresh_jwt: tokens.refresh,

@@ -436,7 +436,7 @@ pub async fn describe_repo(
         .await
         .map_err(store_error)?;
     let did_doc = match Did::parse(&acct.did) {
-        Ok(d) => st.plc().document(&d).await,
+        Ok(d) => crate::plc::did_document(&st, &d).await,
         Err(_) => None,
     };
     let handle = acct

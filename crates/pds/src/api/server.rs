@@ -330,7 +330,7 @@ async fn session_output(
     tokens: Option<session::Tokens>,
 ) -> SessionOutput {
     let did_doc = match Did::parse(&acct.did) {
-        Ok(did) => st.plc().document(&did).await,
+        Ok(did) => crate::plc::did_document(st, &did).await,
         Err(_) => None,
     };
     let status = if acct.takedown_ref.is_some() {
