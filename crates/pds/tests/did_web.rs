@@ -13,7 +13,6 @@ use aerie_pds::ConfigArgs;
 use aerie_repo::verify::{SignatureCheck, VerifyOptions, verify_car};
 use aerie_syntax::{Did, Nsid};
 use axum::extract::State;
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::{Server, check_error};
 use tokio::net::TcpListener;
@@ -40,15 +39,15 @@ async fn start_web_host() -> (u16, Arc<Mutex<Value>>) {
     (port, doc)
 }
 
-/// A did.json naming `key` as the atproto key and `endpoint` as the PDS.
-fn did_json(did: &str, key: &PublicKey, endpoint: &str) -> Value {
+/// A did.json naming `handle`, `key` as the atproto key and `endpoint` as the PDS.
+fn did_json(did: &str, handle: &str, key: &PublicKey, endpoint: &str) -> Value {
     json!({
         "@context": [
             "https://www.w3.org/ns/did/v1",
             "https://w3id.org/security/multikey/v1",
         ],
         "id": did,
-        "alsoKnownAs": [format!("at://{HANDLE}")],
+        "alsoKnownAs": [format!("at://{handle}")],
         "verificationMethod": [{
             "id": format!("{did}#atproto"),
             "type": "Multikey",
@@ -98,7 +97,12 @@ async fn did_web_owner_creates_points_activates_and_the_repo_verifies_with_the_d
 
     // The owner's key is in the document; the PDS is not named yet.
     let owner = SigningKey::generate(KeyType::K256).unwrap();
-    *doc.lock().unwrap() = did_json(&did_s, &owner.public_key(), "https://old-host.example");
+    *doc.lock().unwrap() = did_json(
+        &did_s,
+        HANDLE,
+        &owner.public_key(),
+        "https://old-host.example",
+    );
 
     let (status, desc) = pds
         .get("/xrpc/com.atproto.server.describeServer", None)
@@ -113,14 +117,16 @@ async fn did_web_owner_creates_points_activates_and_the_repo_verifies_with_the_d
     // A token signed by a key the document does not name proves nothing.
     let stranger = SigningKey::generate(KeyType::K256).unwrap();
     let forged = create_account_token(&stranger, &did, &aud);
-    let (status, body) = pds
-        .post(
+    check_error(
+        &pds.post(
             "/xrpc/com.atproto.server.createAccount",
             Some(&forged),
             signup.clone(),
         )
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        .await,
+        401,
+        "BadJwtSignature",
+    );
 
     let (status, reserved) = pds
         .post(
@@ -180,7 +186,7 @@ async fn did_web_owner_creates_points_activates_and_the_repo_verifies_with_the_d
     let pds_key =
         PublicKey::parse_did_key(creds["verificationMethods"]["atproto"].as_str().unwrap())
             .unwrap();
-    *doc.lock().unwrap() = did_json(&did_s, &pds_key, &endpoint);
+    *doc.lock().unwrap() = did_json(&did_s, HANDLE, &pds_key, &endpoint);
     let (status, out) = pds
         .post(
             "/xrpc/com.atproto.server.activateAccount",
@@ -267,6 +273,35 @@ async fn did_web_owner_creates_points_activates_and_the_repo_verifies_with_the_d
         .await;
     assert_eq!(session["active"], true, "{session}");
     assert_eq!(session["didDoc"]["id"], did_s.as_str(), "{session}");
+
+    // A new handle is taken only once the owner's document names it (no PLC to update).
+    const NEW_HANDLE: &str = "webby2.test";
+    check_error(
+        &pds.post(
+            "/xrpc/com.atproto.identity.updateHandle",
+            Some(&access),
+            json!({"handle": NEW_HANDLE}),
+        )
+        .await,
+        400,
+        "InvalidRequest",
+    );
+    *doc.lock().unwrap() = did_json(&did_s, NEW_HANDLE, &pds_key, &endpoint);
+    let (status, out) = pds
+        .post(
+            "/xrpc/com.atproto.identity.updateHandle",
+            Some(&access),
+            json!({"handle": NEW_HANDLE}),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    let (_, resolved) = pds
+        .get(
+            &format!("/xrpc/com.atproto.identity.resolveHandle?handle={NEW_HANDLE}"),
+            None,
+        )
+        .await;
+    assert_eq!(resolved["did"], did_s.as_str(), "{resolved}");
 
     pds.stop().await;
 }

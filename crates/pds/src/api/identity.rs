@@ -101,7 +101,22 @@ pub async fn update_handle(
             format!("Handle already taken: {}", handle.as_str()),
         ));
     }
-    crate::plc::update_handle(st.plc(), st.rotation_key(), &did, &handle).await?;
+    if did.method() == "plc" {
+        crate::plc::update_handle(st.plc(), st.rotation_key(), &did, &handle).await?;
+    } else {
+        // A did:web document is its owner's to edit: the new handle must already be in it
+        // (as the reference checks), read fresh rather than from the cache.
+        let doc = st
+            .resolver()
+            .refresh_did(&did)
+            .await
+            .map_err(|e| XrpcError::invalid_request(format!("Could not resolve DID: {e}")))?;
+        if doc.handle().as_ref() != Some(&handle) {
+            return Err(XrpcError::invalid_request(
+                "DID is not properly configured for handle",
+            ));
+        }
+    }
     let (d, h, did_c, handle_c) = (
         auth.did.clone(),
         handle.as_str().to_owned(),
