@@ -53,7 +53,9 @@ impl AppState {
             PlcMode::Remote(url) => PlcClient::remote(url),
             PlcMode::InProcess => PlcClient::in_process(&config.data_directory)?,
         };
-        let blobs = DiskBlobs::new(config.blobstore_directory.clone());
+        let blobs = DiskBlobs::open(config.blobstore_directory.clone())
+            .await
+            .map_err(|e| Error::Config(format!("blob store: {e}")))?;
         let outbox = crate::mail::Outbox::from_config(&config)?;
         let resolver = Resolver::new(resolver_config(&config))
             .map_err(|e| Error::Config(format!("identity resolver: {e}")))?;

@@ -85,7 +85,9 @@ async fn get_blob(s: &Server, did: &str, cid: &str) -> reqwest::Response {
 }
 
 fn blob_file(dir: &Path, did: &str, cid: &str) -> PathBuf {
-    dir.join("blocks").join(did).join(cid)
+    // <data>/blocks is PDS_BLOBSTORE_DISK_LOCATION; aerie-blob keeps permanent blobs in
+    // its `blocks` directory.
+    dir.join("blocks").join("blocks").join(did).join(cid)
 }
 
 fn cid_of(blob: &Value) -> String {

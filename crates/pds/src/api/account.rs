@@ -389,13 +389,8 @@ pub(crate) async fn delete_account_everywhere(st: &AppState, did: &Did) -> Resul
     sequencer::publish(st.firehose(), events).await;
     // Blob bytes go after the rows: a crash in between leaves unreferenced files, never rows
     // pointing at missing files.
-    let dir = st.config().blobstore_directory.join(did.as_str());
-    match tokio::fs::remove_dir_all(&dir).await {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            tracing::warn!(did = %did.as_str(), error = %e, "removing blobs of a deleted account")
-        }
+    if let Err(e) = st.blobs().delete_all(did.as_str()).await {
+        tracing::warn!(did = %did.as_str(), error = %e, "removing blobs of a deleted account")
     }
     Ok(())
 }

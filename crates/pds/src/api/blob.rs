@@ -4,52 +4,46 @@ use aerie_data::Cid;
 use aerie_store::blob::{self, BlobMeta};
 use aerie_syntax::Datetime;
 use aerie_xrpc::{AccessAuth, Params, XrpcError};
-use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
 
 use crate::AppState;
-use crate::blobstore::sniff_mime;
 use crate::error::store_error;
 
-/// com.atproto.repo.uploadBlob: raw body, stored durably, answered with the blob ref.
+/// com.atproto.repo.uploadBlob: the raw body is streamed to a temporary file (hashed and
+/// counted on the way, 413 as soon as it passes the limit), then stored durably and answered
+/// with the blob ref.
 pub async fn upload_blob(
     State(st): State<AppState>,
     auth: AccessAuth,
     req: Request,
 ) -> Result<axum::Json<JsonValue>, XrpcError> {
+    let limit = st.config().blob_upload_limit;
+    // A declared length over the limit is refused before a byte is read.
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > limit) {
+        return Err(XrpcError::payload_too_large());
+    }
+    // The sniffed type wins (as in the reference); the declared one is only the fallback.
     let declared = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .filter(|v| !v.is_empty() && v != "*/*" && v != "application/octet-stream");
-    let limit = st.config().blob_upload_limit;
-    let bytes = Bytes::from_request(req, &st).await.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            XrpcError::payload_too_large()
-        } else {
-            XrpcError::invalid_request(format!("could not read request body: {r}"))
-        }
-    })?;
-    if bytes.len() as u64 > limit {
-        return Err(XrpcError::payload_too_large());
-    }
-    let mime = declared
-        .or_else(|| sniff_mime(&bytes).map(str::to_owned))
-        .unwrap_or_else(|| "application/octet-stream".to_owned());
-    let cid = Cid::for_raw(&bytes);
-    let size = bytes.len() as u64;
-    st.blobs().put(&auth.did, &cid, bytes.to_vec()).await?;
+        .map(str::to_owned);
+    let body = req.into_body().into_data_stream();
+    let temp = st
+        .blobs()
+        .put_stream(&auth.did, body, limit, declared.as_deref())
+        .await?;
+    let (cid, size, mime) = (temp.cid, temp.size, temp.mime);
     let (did, meta, now) = (
         auth.did.clone(),
         BlobMeta {
