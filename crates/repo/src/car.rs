@@ -581,18 +581,22 @@ impl<'a> SliceBlocks<'a> {
     }
 
     /// The CID stored before block `pos`.
-    fn cid_at(&self, pos: usize) -> Option<&'a [u8]> {
+    fn cid_at(&self, pos: usize) -> Option<&'a [u8; CID_LEN]> {
         let start = self.order.get(pos)?.start;
-        self.bytes.get(start.checked_sub(CID_LEN)?..start)
+        self.bytes
+            .get(start.checked_sub(CID_LEN)?..start)?
+            .try_into()
+            .ok()
     }
 
-    /// Whether block `pos` has CID `cid` (whose hash is `hash`).
-    fn is_at(&self, pos: usize, cid: &[u8], hash: u32) -> bool {
+    /// Whether block `pos` has CID `cid` (whose hash is `hash`). Fixed-size arrays compare
+    /// inline, without a `memcmp` call per lookup.
+    fn is_at(&self, pos: usize, cid: &[u8; CID_LEN], hash: u32) -> bool {
         self.order.get(pos).is_some_and(|p| p.hash == hash) && self.cid_at(pos) == Some(cid)
     }
 
     /// Position of `cid` in `order`.
-    fn lookup(&self, cid: &[u8], hash: u32) -> Option<usize> {
+    fn lookup(&self, cid: &[u8; CID_LEN], hash: u32) -> Option<usize> {
         let mask = self.table.len() - 1;
         let mut slot = hash as usize & mask;
         loop {
@@ -616,7 +620,7 @@ impl<'a> SliceBlocks<'a> {
     }
 
     fn find_near(&self, cid: &Cid, cursor: &std::cell::Cell<usize>) -> Option<(&'a [u8], usize)> {
-        let want = &cid.as_bytes()[..];
+        let want = cid.as_bytes();
         let hash = cid_hash(self.key, want);
         let from = cursor.get();
         let near = (from..self.order.len().min(from + PROBE)).find(|&p| self.is_at(p, want, hash));

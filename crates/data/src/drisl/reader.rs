@@ -271,6 +271,23 @@ impl<'a> Reader<'a> {
     /// field in canonical order enforces key order and uniqueness with it.
     pub fn expect_key(&mut self, key: &'static str) -> Result<(), DecodeError> {
         let start = self.pos;
+        // Fast path for short keys (fixed schemas use one-letter keys): such a key has exactly
+        // one encoding, its one-byte head (major type 3, length below 24, so minimal) followed
+        // by its bytes, which are valid UTF-8 because `key` is a `str`. Comparing the raw bytes
+        // is therefore the same check as decoding the text and comparing, without the generic
+        // token path and a `memcmp` call per key. Anything else takes the full path below,
+        // which also produces the error.
+        let k = key.as_bytes();
+        if k.len() < 24 {
+            let end = start + 1 + k.len();
+            if let Some((&head, body)) = self.buf.get(start..end).and_then(|b| b.split_first())
+                && head == 0x60 | k.len() as u8
+                && body.iter().zip(k).all(|(a, b)| a == b)
+            {
+                self.pos = end;
+                return Ok(());
+            }
+        }
         match self.token()? {
             Token::Text(s) if s == key => Ok(()),
             Token::Text(s) => Err(DecodeError::new(
@@ -588,6 +605,40 @@ mod tests {
         let at_limit = array_of_nulls(max);
         let mut r = Reader::new(&at_limit);
         r.skip().unwrap();
+        r.finish().unwrap();
+    }
+
+    #[test]
+    fn expect_key_accepts_only_the_minimal_encoding_of_the_key() {
+        // Minimal head 0x61 then "e": accepted, position after it.
+        let mut r = Reader::new(&[0x61, b'e', 0xf6]);
+        r.expect_key("e").unwrap();
+        assert_eq!(r.position(), 2);
+        // The same text behind a one-byte length argument is not minimal.
+        let err = Reader::new(&[0x78, 0x01, b'e'])
+            .expect_key("e")
+            .unwrap_err();
+        assert_eq!(err.kind, K::NonMinimal);
+        // Another key, a shorter or longer key sharing the prefix, and a byte string with
+        // the same content are refused.
+        assert!(Reader::new(&[0x61, b'l']).expect_key("e").is_err());
+        assert!(Reader::new(&[0x62, b'e', b'x']).expect_key("e").is_err());
+        assert!(Reader::new(&[0x61, b'e']).expect_key("ex").is_err());
+        assert!(Reader::new(&[0x41, b'e']).expect_key("e").is_err());
+        // Truncated input.
+        assert_eq!(
+            Reader::new(&[0x61]).expect_key("e").unwrap_err().kind,
+            K::LengthExceedsInput {
+                declared: 1,
+                left: 0
+            }
+        );
+        // A 24-byte key (beyond the one-byte head) still goes through the full path.
+        let long = "abcdefghijklmnopqrstuvwx";
+        let mut bytes = vec![0x78, 24];
+        bytes.extend_from_slice(long.as_bytes());
+        let mut r = Reader::new(&bytes);
+        r.expect_key(long).unwrap();
         r.finish().unwrap();
     }
 }
