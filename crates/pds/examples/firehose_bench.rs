@@ -38,8 +38,31 @@ async fn post(http: &reqwest::Client, url: &str, jwt: Option<&str>, body: Value)
     resp.json().await.expect("json")
 }
 
+/// Child-process mode: open `n` idle subscriptions to `url`, say "ready", wait for stdin EOF.
+async fn idle_clients(url: &str, n: usize) {
+    let mut idle = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        idle.push(ws);
+    }
+    println!("ready");
+    let mut sink = String::new();
+    let _ = tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut sink)).await;
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("idle-clients") {
+        let url = std::env::args().nth(2).expect("url");
+        let n = std::env::args()
+            .nth(3)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(1000);
+        idle_clients(&url, n).await;
+        return;
+    }
     let events: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
@@ -163,7 +186,37 @@ async fn main() {
     );
     drop(ws);
 
-    // Idle subscribers: RSS delta for 1000 open connections that receive nothing.
+    // Idle subscribers, the server's share alone: 1000 connections from a child process
+    // (measured first, so the RSS baseline holds no freed connection memory).
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let before = rss_kib();
+    let exe = std::env::current_exe().expect("own path");
+    let mut child = std::process::Command::new(exe)
+        .args(["idle-clients", ws_base.as_str(), "1000"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the client process");
+    let stdout = child.stdout.take().expect("child stdout");
+    let ready = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+    })
+    .await
+    .expect("join")
+    .expect("child output");
+    assert_eq!(ready.trim(), "ready");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let after = rss_kib();
+    println!(
+        "1000 idle subscribers from another process: server RSS {before} KiB -> {after} KiB, \
+         {:.1} KiB per subscriber (server side only)",
+        after.saturating_sub(before) as f64 / 1000.0
+    );
+    drop(child.stdin.take());
+    let _ = child.wait();
+
+    // Both ends in this process, for comparison.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let before = rss_kib();
     let mut idle = Vec::new();
