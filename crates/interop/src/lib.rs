@@ -5,7 +5,7 @@
 //! get them, so a test never passes by skipping its fixtures.
 #![deny(missing_docs)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The fixture directory. Panics, naming the path tried, when it does not exist.
 pub fn dir() -> PathBuf {
