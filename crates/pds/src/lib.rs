@@ -36,7 +36,7 @@ pub mod serve;
 mod session;
 pub mod state;
 
+pub use api::migration::{PLC_TOKEN_PURPOSE, ServiceAuth, verify_service_token};
 pub use config::{Config, ConfigArgs};
 pub use error::Error;
-pub use api::migration::{PLC_TOKEN_PURPOSE, ServiceAuth, verify_service_token};
 pub use state::AppState;

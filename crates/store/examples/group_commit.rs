@@ -36,7 +36,8 @@ async fn main() -> Result<(), StoreError> {
         }));
     }
     for t in tasks {
-        t.await.map_err(|e| StoreError::ReaderTask(e.to_string()))??;
+        t.await
+            .map_err(|e| StoreError::ReaderTask(e.to_string()))??;
     }
     let elapsed = started.elapsed();
     let stats = store.stats();

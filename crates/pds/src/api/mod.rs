@@ -174,7 +174,8 @@ fn migration_routes() -> Router<AppState> {
         )
         .route(
             "/xrpc/com.atproto.identity.submitPlcOperation",
-            procedure(migration::submit_plc_operation).layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)),
+            procedure(migration::submit_plc_operation)
+                .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)),
         )
         .route(
             "/xrpc/com.atproto.server.activateAccount",
