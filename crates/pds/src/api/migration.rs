@@ -326,23 +326,7 @@ pub(crate) async fn create_account_with_did(
             )?;
             lifecycle::set_deactivated(tx, &did_s, Some(&now), None)?;
             reserved_key::delete(tx, &did_s)?;
-            let rev = commit.rev.as_str();
-            repo_table::put_blocks(
-                tx,
-                &did_s,
-                rev,
-                commit.new_blocks.iter().map(|(c, b)| (*c, b.as_slice())),
-            )?;
-            repo_table::set_root(
-                tx,
-                &did_s,
-                repo_table::RepoRoot {
-                    commit: commit.cid,
-                    rev,
-                    data: commit.data,
-                },
-                &now,
-            )?;
+            crate::records::persist_commit(tx, &did_s, &commit, None)?;
             session::store_row(tx, &row)?;
             Ok(())
         })

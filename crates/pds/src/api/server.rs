@@ -2,7 +2,7 @@
 
 use aerie_crypto::{KeyType, SigningKey};
 use aerie_repo::repo::Repo;
-use aerie_store::{Transaction, account, invite, repo as repo_table, token};
+use aerie_store::{Transaction, account, invite, token};
 use aerie_syntax::{Datetime, Did, Handle, Tid};
 use aerie_xrpc::{
     AccessAuth, AdminAuth, BearerToken, Json, Params, RefreshAuth, XrpcError, unix_now,
@@ -252,23 +252,7 @@ pub async fn create_account(
                         created_at: &now,
                     },
                 )?;
-                let rev = commit.rev.as_str();
-                repo_table::put_blocks(
-                    tx,
-                    &did_s,
-                    rev,
-                    commit.new_blocks.iter().map(|(c, b)| (*c, b.as_slice())),
-                )?;
-                repo_table::set_root(
-                    tx,
-                    &did_s,
-                    repo_table::RepoRoot {
-                        commit: commit.cid,
-                        rev,
-                        data: commit.data,
-                    },
-                    &now,
-                )?;
+                crate::records::persist_commit(tx, &did_s, &commit, None)?;
                 session::store_row(tx, &row)?;
                 // As the reference: #identity, #account (active), the first #commit, then
                 // #sync (the repo's starting state, for consumers that skip the commit).
