@@ -19,6 +19,7 @@
 
 #![deny(missing_docs)]
 
+pub mod account_sweep;
 mod api;
 pub mod blob_gc;
 pub mod blobstore;

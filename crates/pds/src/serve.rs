@@ -45,6 +45,8 @@ pub async fn serve(
     let firehose = state.firehose().clone();
     // Removes uploads no record took up; stops with the server (drop guard).
     let _sweeper = crate::blob_gc::Sweeper::start(state.clone());
+    // Deletes accounts deactivated with a deleteAfter that has passed.
+    let _account_sweeper = crate::account_sweep::Sweeper::start(state.clone());
     // The firehose window pruner and crawler notifier, stopped by their guards on return.
     let _pruner =
         crate::seq_prune::spawn(state.store().clone(), state.config().repo_backfill_limit);

@@ -20,6 +20,21 @@ pub fn set_deactivated(
     Ok(n == 1)
 }
 
+/// Deactivated accounts whose owner asked for deletion: `(did, delete_after)` pairs. The
+/// caller compares the times, since `delete_after` is stored as the client wrote it (any
+/// RFC 3339 offset), which does not sort as text.
+pub fn scheduled_deletions(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
+    conn.prepare_cached(
+        "SELECT did, delete_after FROM account
+         WHERE deactivated_at IS NOT NULL AND delete_after IS NOT NULL",
+    )
+    .and_then(|mut st| {
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .map_err(StoreError::sqlite("listing scheduled deletions"))
+}
+
 /// Sets (Some) or lifts (None) a takedown; false if there is no such account.
 pub fn set_takedown(
     conn: &Connection,

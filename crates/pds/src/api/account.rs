@@ -213,7 +213,7 @@ pub struct DeactivateAccountInput {
 
 /// com.atproto.server.deactivateAccount (full access only): the repo stops being served
 /// (RepoDeactivated) and `#account {active: false, status: "deactivated"}` is emitted.
-/// `deleteAfter` is recorded for the operator; nothing deletes automatically yet.
+/// `deleteAfter` schedules deletion: `account_sweep` deletes the account once it passes.
 pub async fn deactivate_account(
     State(st): State<AppState>,
     auth: AccessAuth,

@@ -1,6 +1,6 @@
 //! XRPC routes.
 
-mod account;
+pub(crate) mod account;
 mod admin;
 mod blob;
 mod email;
