@@ -85,6 +85,23 @@ impl DiskBlobs {
             .map_err(blob_error)
     }
 
+    /// Moves blob `cid` of `did` out of reach of [`DiskBlobs::get`] (a takedown); a blob
+    /// already moved is not an error.
+    pub async fn quarantine(&self, did: &str, cid: &Cid) -> Result<(), XrpcError> {
+        match self.store.quarantine(&did_of(did)?, cid).await {
+            Ok(()) | Err(BlobError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(blob_error(e)),
+        }
+    }
+
+    /// Reverses [`DiskBlobs::quarantine`]; a blob already back is not an error.
+    pub async fn unquarantine(&self, did: &str, cid: &Cid) -> Result<(), XrpcError> {
+        match self.store.unquarantine(&did_of(did)?, cid).await {
+            Ok(()) | Err(BlobError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(blob_error(e)),
+        }
+    }
+
     /// Whether blob `cid` of `did` has bytes on disk.
     pub async fn exists(&self, did: &str, cid: &Cid) -> bool {
         match did_of(did) {

@@ -322,12 +322,13 @@ async fn takedown_closes_sync_endpoints_and_sessions_until_reversed() {
     assert_eq!(st, StatusCode::OK);
     assert_eq!(last_account_status(dir.path(), &did), (true, None));
 
-    // Record and blob subjects are refused rather than silently ignored.
+    // Subjects of an unknown type are refused rather than silently ignored (record and blob
+    // subjects: tests/subject_takedown.rs).
     check_error(
         &s.admin_post(
             "/xrpc/com.atproto.admin.updateSubjectStatus",
             ADMIN,
-            json!({"subject": {"$type": "com.atproto.repo.strongRef", "uri": format!("at://{did}/app.bsky.feed.post/3jzfcijpj2z2a"), "cid": commit_cid},
+            json!({"subject": {"$type": "com.example.subject", "did": did, "cid": commit_cid},
                    "takedown": {"applied": true}}),
         )
         .await,

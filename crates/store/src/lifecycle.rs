@@ -1,6 +1,7 @@
 //! Account lifecycle and administration on the `account` table and everything keyed by an
 //! account's DID: activation, takedown, credentials, invite rights, search, and full deletion.
 
+use aerie_data::Cid;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::StoreError;
@@ -33,6 +34,85 @@ pub fn scheduled_deletions(conn: &Connection) -> Result<Vec<(String, String)>, S
             .collect::<Result<Vec<_>, _>>()
     })
     .map_err(StoreError::sqlite("listing scheduled deletions"))
+}
+
+/// Takes blob `cid` of `did` down (Some(ref)) or lifts its takedown (None).
+pub fn set_blob_takedown(
+    conn: &Connection,
+    did: &str,
+    cid: &Cid,
+    takedown_ref: Option<&str>,
+) -> Result<(), StoreError> {
+    let key = &cid.as_bytes()[..];
+    match takedown_ref {
+        Some(r) => conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO blob_takedown (did, cid, takedown_ref) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut st| st.execute(params![did, key, r])),
+        None => conn
+            .prepare_cached("DELETE FROM blob_takedown WHERE did = ?1 AND cid = ?2")
+            .and_then(|mut st| st.execute(params![did, key])),
+    }
+    .map_err(StoreError::sqlite("updating blob takedown"))?;
+    Ok(())
+}
+
+/// The takedown reference of blob `cid` of `did`, if it is taken down.
+pub fn blob_takedown(
+    conn: &Connection,
+    did: &str,
+    cid: &Cid,
+) -> Result<Option<String>, StoreError> {
+    conn.prepare_cached("SELECT takedown_ref FROM blob_takedown WHERE did = ?1 AND cid = ?2")
+        .and_then(|mut st| {
+            st.query_row(params![did, &cid.as_bytes()[..]], |r| r.get(0))
+                .optional()
+        })
+        .map_err(StoreError::sqlite("reading blob takedown"))
+}
+
+/// Takes record `collection/rkey` of `did` down (Some(ref)) or lifts its takedown (None).
+/// Keyed by path, as the reference does: a rewrite of the record stays taken down.
+pub fn set_record_takedown(
+    conn: &Connection,
+    did: &str,
+    collection: &str,
+    rkey: &str,
+    takedown_ref: Option<&str>,
+) -> Result<(), StoreError> {
+    match takedown_ref {
+        Some(r) => conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO record_takedown (did, collection, rkey, takedown_ref) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut st| st.execute(params![did, collection, rkey, r])),
+        None => conn
+            .prepare_cached(
+                "DELETE FROM record_takedown WHERE did = ?1 AND collection = ?2 AND rkey = ?3",
+            )
+            .and_then(|mut st| st.execute(params![did, collection, rkey])),
+    }
+    .map_err(StoreError::sqlite("updating record takedown"))?;
+    Ok(())
+}
+
+/// The takedown reference of record `collection/rkey` of `did`, if it is taken down.
+pub fn record_takedown(
+    conn: &Connection,
+    did: &str,
+    collection: &str,
+    rkey: &str,
+) -> Result<Option<String>, StoreError> {
+    conn.prepare_cached(
+        "SELECT takedown_ref FROM record_takedown WHERE did = ?1 AND collection = ?2 AND rkey = ?3",
+    )
+    .and_then(|mut st| {
+        st.query_row(params![did, collection, rkey], |r| r.get(0))
+            .optional()
+    })
+    .map_err(StoreError::sqlite("reading record takedown"))
 }
 
 /// Sets (Some) or lifts (None) a takedown; false if there is no such account.
@@ -208,6 +288,8 @@ pub fn delete_account(conn: &Connection, did: &str) -> Result<bool, StoreError> 
         "DELETE FROM record WHERE did = ?1",
         "DELETE FROM record_blob WHERE did = ?1",
         "DELETE FROM blob WHERE did = ?1",
+        "DELETE FROM blob_takedown WHERE did = ?1",
+        "DELETE FROM record_takedown WHERE did = ?1",
         "DELETE FROM refresh_token WHERE did = ?1",
         "DELETE FROM app_password WHERE did = ?1",
         "DELETE FROM email_token WHERE did = ?1",

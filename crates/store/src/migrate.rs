@@ -147,6 +147,23 @@ const MIGRATIONS: &[&str] = &[
         created_at  TEXT NOT NULL
     ) STRICT;
     "#,
+    // Takedowns of single blobs and records (com.atproto.admin.updateSubjectStatus). Kept
+    // apart from `blob` and `record` so rewriting those rows cannot drop a takedown.
+    r#"
+    CREATE TABLE blob_takedown (
+        did          TEXT NOT NULL,
+        cid          BLOB NOT NULL,
+        takedown_ref TEXT NOT NULL,
+        PRIMARY KEY (did, cid)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE record_takedown (
+        did          TEXT NOT NULL,
+        collection   TEXT NOT NULL,
+        rkey         TEXT NOT NULL,
+        takedown_ref TEXT NOT NULL,
+        PRIMARY KEY (did, collection, rkey)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build creates.

@@ -2,6 +2,7 @@
 //! account views and search, takedowns (repo subjects), credentials, handles, invite rights
 //! and deletion.
 
+use aerie_data::Cid;
 use aerie_store::{
     Transaction, account, invite, lifecycle,
     lifecycle::{AdminDetails, Search},
@@ -223,7 +224,8 @@ fn repo_subject(subject: &JsonValue) -> Result<String, XrpcError> {
     }
 }
 
-/// com.atproto.admin.updateSubjectStatus (repo subjects): takedown and deactivation,
+/// com.atproto.admin.updateSubjectStatus. Blob and record subjects: see
+/// `update_part_status`. Repo subjects: takedown and deactivation,
 /// applied or lifted, each announced with `#account`. A takedown also ends the account's
 /// sessions (refresh tokens).
 pub async fn update_subject_status(
@@ -231,6 +233,9 @@ pub async fn update_subject_status(
     _: AdminAuth,
     Json(input): Json<UpdateSubjectStatusInput>,
 ) -> JsonResult {
+    if let Some(part) = part_subject(&input.subject)? {
+        return update_part_status(&st, part, &input.subject, input.takedown).await;
+    }
     let did_s = repo_subject(&input.subject)?;
     let did = parse_did(&did_s)?;
     let _guard = st.repo_locks().lock(did.as_str()).await;
@@ -294,12 +299,20 @@ pub struct SubjectParams {
     blob: Option<String>,
 }
 
-/// com.atproto.admin.getSubjectStatus (repo subjects).
+/// com.atproto.admin.getSubjectStatus: repo (`did`), record (`uri`) or blob (`did` + `blob`).
 pub async fn get_subject_status(
     State(st): State<AppState>,
     _: AdminAuth,
     Params(p): Params<SubjectParams>,
 ) -> JsonResult {
+    if let Some(uri) = &p.uri {
+        let part = record_part(uri)?;
+        return get_part_status(&st, part).await;
+    }
+    if let (Some(did), Some(blob)) = (&p.did, &p.blob) {
+        let part = blob_part(did, blob)?;
+        return get_part_status(&st, part).await;
+    }
     let Some(did) = p.did.filter(|_| p.uri.is_none() && p.blob.is_none()) else {
         return Err(XrpcError::invalid_request(
             "Only repo subjects (did) are supported",
@@ -318,6 +331,185 @@ pub async fn get_subject_status(
         "deactivated": { "applied": acct.deactivated_at.is_some() },
     });
     if let Some(r) = acct.takedown_ref {
+        out["takedown"]["ref"] = json!(r);
+    }
+    Ok(axum::Json(out))
+}
+
+/// A subject smaller than a repo: one blob or one record of an account.
+enum Part {
+    Blob {
+        did: String,
+        cid: Cid,
+    },
+    Record {
+        did: String,
+        collection: String,
+        rkey: String,
+        uri: String,
+    },
+}
+
+impl Part {
+    fn did(&self) -> &str {
+        match self {
+            Part::Blob { did, .. } | Part::Record { did, .. } => did,
+        }
+    }
+}
+
+fn blob_part(did: &str, cid: &str) -> Result<Part, XrpcError> {
+    let did = parse_did(did)?.as_str().to_owned();
+    let cid = cid
+        .parse()
+        .map_err(|_| XrpcError::invalid_request(format!("Invalid cid: {cid}")))?;
+    Ok(Part::Blob { did, cid })
+}
+
+/// `at://<did>/<collection>/<rkey>`; a handle authority is refused (subjects name DIDs).
+fn record_part(uri: &str) -> Result<Part, XrpcError> {
+    let bad = || XrpcError::invalid_request(format!("Invalid record uri: {uri}"));
+    let rest = uri.strip_prefix("at://").ok_or_else(bad)?;
+    let mut parts = rest.split('/');
+    let (Some(did), Some(collection), Some(rkey), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let did = Did::parse(did).map_err(|_| bad())?.as_str().to_owned();
+    let collection = aerie_syntax::Nsid::parse(collection).map_err(|_| bad())?;
+    let rkey = aerie_syntax::RecordKey::parse(rkey).map_err(|_| bad())?;
+    Ok(Part::Record {
+        did,
+        collection: collection.as_str().to_owned(),
+        rkey: rkey.as_str().to_owned(),
+        uri: uri.to_owned(),
+    })
+}
+
+/// A blob (`#repoBlobRef`) or record (`strongRef`) subject; None for anything else, which
+/// the repo-subject path judges.
+fn part_subject(subject: &JsonValue) -> Result<Option<Part>, XrpcError> {
+    let field = |k: &str| subject.get(k).and_then(JsonValue::as_str);
+    match field("$type") {
+        Some("com.atproto.admin.defs#repoBlobRef") => match (field("did"), field("cid")) {
+            (Some(did), Some(cid)) => blob_part(did, cid).map(Some),
+            _ => Err(XrpcError::invalid_request("repoBlobRef needs did and cid")),
+        },
+        Some("com.atproto.repo.strongRef") => match field("uri") {
+            Some(uri) => record_part(uri).map(Some),
+            None => Err(XrpcError::invalid_request("strongRef needs uri")),
+        },
+        _ => Ok(None),
+    }
+}
+
+fn subject_not_found() -> XrpcError {
+    XrpcError::named("NotFound", "Subject not found")
+}
+
+/// The takedown reference of `part`, or NotFound if the blob or record does not exist; for
+/// a record also its current CID.
+fn part_state(
+    c: &aerie_store::Connection,
+    part: &Part,
+) -> Result<(Option<String>, Option<Cid>), JobError> {
+    Ok(match part {
+        Part::Blob { did, cid } => {
+            aerie_store::blob::get(c, did, cid)?.ok_or_else(subject_not_found)?;
+            (lifecycle::blob_takedown(c, did, cid)?, None)
+        }
+        Part::Record {
+            did,
+            collection,
+            rkey,
+            ..
+        } => {
+            let cid = aerie_store::repo::record_cid(c, did, collection, rkey)?
+                .ok_or_else(subject_not_found)?;
+            (
+                lifecycle::record_takedown(c, did, collection, rkey)?,
+                Some(cid),
+            )
+        }
+    })
+}
+
+/// updateSubjectStatus for a blob or record: records or lifts the takedown; a blob's bytes
+/// are quarantined (or restored) once the row committed. `deactivated` has no meaning here.
+async fn update_part_status(
+    st: &AppState,
+    part: Part,
+    subject: &JsonValue,
+    takedown: Option<StatusAttr>,
+) -> JsonResult {
+    let mut out = json!({ "subject": subject });
+    let Some(t) = takedown else {
+        return Ok(axum::Json(out));
+    };
+    let reference = t.applied.then(|| {
+        t.reference
+            .clone()
+            .unwrap_or_else(|| aerie_syntax::Datetime::now().into_string())
+    });
+    let _guard = st.repo_locks().lock(part.did()).await;
+    let (part, r) = st
+        .store()
+        .write(move |tx: &Transaction<'_>| -> Result<_, JobError> {
+            part_state(tx, &part)?;
+            match &part {
+                Part::Blob { did, cid } => {
+                    lifecycle::set_blob_takedown(tx, did, cid, reference.as_deref())?
+                }
+                Part::Record {
+                    did,
+                    collection,
+                    rkey,
+                    ..
+                } => {
+                    lifecycle::set_record_takedown(tx, did, collection, rkey, reference.as_deref())?
+                }
+            }
+            Ok((part, reference))
+        })
+        .await?;
+    if let Part::Blob { did, cid } = &part {
+        if r.is_some() {
+            st.blobs().quarantine(did, cid).await?;
+        } else {
+            st.blobs().unquarantine(did, cid).await?;
+        }
+    }
+    out["takedown"] = json!({ "applied": t.applied });
+    if let Some(r) = r {
+        out["takedown"]["ref"] = json!(r);
+    }
+    Ok(axum::Json(out))
+}
+
+/// getSubjectStatus for a blob or record.
+async fn get_part_status(st: &AppState, part: Part) -> JsonResult {
+    let (part, (r, record_cid)) = st
+        .store()
+        .read(move |c| -> Result<_, JobError> {
+            let state = part_state(c, &part)?;
+            Ok((part, state))
+        })
+        .await?;
+    let subject = match (&part, record_cid) {
+        (Part::Blob { did, cid }, _) => json!({
+            "$type": "com.atproto.admin.defs#repoBlobRef",
+            "did": did,
+            "cid": cid.to_string(),
+        }),
+        (Part::Record { uri, .. }, cid) => json!({
+            "$type": "com.atproto.repo.strongRef",
+            "uri": uri,
+            "cid": cid.map(|c| c.to_string()),
+        }),
+    };
+    let mut out = json!({ "subject": subject, "takedown": { "applied": r.is_some() } });
+    if let Some(r) = r {
         out["takedown"]["ref"] = json!(r);
     }
     Ok(axum::Json(out))

@@ -91,7 +91,10 @@ pub async fn get_blob(
         .store()
         .read(
             move |c| -> Result<Option<BlobMeta>, aerie_store::StoreError> {
-                if !blob::is_referenced(c, &did, &cid)? {
+                // A taken-down blob answers as a missing one, as in the reference.
+                if !blob::is_referenced(c, &did, &cid)?
+                    || aerie_store::lifecycle::blob_takedown(c, &did, &cid)?.is_some()
+                {
                     return Ok(None);
                 }
                 blob::get(c, &did, &cid)

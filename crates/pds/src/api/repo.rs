@@ -342,7 +342,15 @@ pub async fn get_record(
             else {
                 return Ok(None);
             };
-            if want.is_some_and(|w| w != cid) {
+            if want.is_some_and(|w| w != cid)
+                || aerie_store::lifecycle::record_takedown(
+                    c,
+                    &did,
+                    collection.as_str(),
+                    rkey.as_str(),
+                )?
+                .is_some()
+            {
                 return Ok(None);
             }
             Ok(repo_table::block(c, &did, &cid)?.map(|b| (cid, b)))
@@ -360,6 +368,9 @@ fn record_json(bytes: &[u8]) -> Result<JsonValue, XrpcError> {
     let value: Value = aerie_data::drisl::decode(bytes).map_err(XrpcError::internal)?;
     Ok(aerie_data::json::to_json(&value))
 }
+
+/// One listed record: rkey, CID and its DRISL bytes.
+type RecordRow = (String, Cid, Vec<u8>);
 
 #[derive(Deserialize)]
 pub struct ListRecordsParams {
@@ -388,18 +399,27 @@ pub async fn list_records(
     let did = acct.did.clone();
     let (cursor, reverse) = (p.cursor, p.reverse.unwrap_or(false));
     let coll = collection.as_str().to_owned();
-    let rows = st
+    let (rows, last) = st
         .store()
-        .read(move |c| -> Result<Vec<(String, Cid, Vec<u8>)>, JobError> {
-            let page = repo_table::list_records(c, &did, &coll, limit, cursor.as_deref(), reverse)?;
-            let mut out = Vec::with_capacity(page.len());
-            for (rkey, cid) in page {
-                if let Some(bytes) = repo_table::block(c, &did, &cid)? {
-                    out.push((rkey, cid, bytes));
+        .read(
+            move |c| -> Result<(Vec<RecordRow>, Option<String>), JobError> {
+                let page =
+                    repo_table::list_records(c, &did, &coll, limit, cursor.as_deref(), reverse)?;
+                // The cursor is the page's last key even when that record is hidden, so a page of
+                // taken-down records does not end the listing early.
+                let last = page.last().map(|(rkey, _)| rkey.clone());
+                let mut out = Vec::with_capacity(page.len());
+                for (rkey, cid) in page {
+                    if aerie_store::lifecycle::record_takedown(c, &did, &coll, &rkey)?.is_some() {
+                        continue;
+                    }
+                    if let Some(bytes) = repo_table::block(c, &did, &cid)? {
+                        out.push((rkey, cid, bytes));
+                    }
                 }
-            }
-            Ok(out)
-        })
+                Ok((out, last))
+            },
+        )
         .await?;
     let mut records = Vec::with_capacity(rows.len());
     for (rkey, cid, bytes) in &rows {
@@ -410,7 +430,7 @@ pub async fn list_records(
         }));
     }
     let mut out = json!({ "records": records });
-    if let Some((rkey, _, _)) = rows.last() {
+    if let Some(rkey) = last {
         out["cursor"] = json!(rkey);
     }
     Ok(axum::Json(out))
