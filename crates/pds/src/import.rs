@@ -247,7 +247,7 @@ pub async fn import_car_file(
                 let src = StoreSource::new(tx, &did_s);
                 let mut repo = Repo::load(&src, commit_cid).map_err(XrpcError::internal)?;
                 let resigned = repo
-                    .resign(&signing_key, crate::api::migration::next_rev(&after))
+                    .resign(&signing_key, crate::records::next_rev(&after)?)
                     .map_err(XrpcError::internal)?;
                 crate::records::persist_commit(tx, &did_s, &resigned, Some(commit_cid))?;
                 summary.commit = resigned.cid;

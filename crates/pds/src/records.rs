@@ -325,7 +325,7 @@ fn build_commit(
     if repo_writes.is_empty() {
         return Ok(Err(results));
     }
-    let rev = next_rev(&repo.rev());
+    let rev = next_rev(&repo.rev())?;
     let commit = repo
         .apply_writes(&src, &repo_writes, &key, rev)
         .map_err(|e| match e {
@@ -335,14 +335,10 @@ fn build_commit(
     Ok(Ok((commit, root.commit, results)))
 }
 
-/// A TID after `prev` (the clock may be behind a rev written by an earlier process).
-fn next_rev(prev: &Tid) -> Tid {
-    let now = Tid::now();
-    if now > *prev {
-        now
-    } else {
-        Tid::from_u64(prev.as_u64() + 1)
-    }
+/// The rev of the commit after one at `prev`: from the process-wide TID clock, so it never
+/// repeats here, and above `prev` even when that came from a clock ahead of ours.
+pub(crate) fn next_rev(prev: &Tid) -> Result<Tid, XrpcError> {
+    Tid::next_after(prev).map_err(XrpcError::internal)
 }
 
 /// Stores a commit: new blocks, record index, dropped blocks (including the replaced commit

@@ -74,6 +74,13 @@ impl Tid {
         crate::clock::global().next()
     }
 
+    /// A TID from the process-wide clock strictly greater than `prev` (a commit's `rev`
+    /// after the previous commit's, which may come from another clock or host); see
+    /// [`TidClock::next_after`](crate::TidClock::next_after).
+    pub fn next_after(prev: &Tid) -> Result<Self, crate::SyntaxError> {
+        crate::clock::global().next_after(prev)
+    }
+
     /// The TID as text.
     pub fn as_str(&self) -> &str {
         // Only ever filled from ALPHABET (in `encode`) or checked against it (in `parse`),

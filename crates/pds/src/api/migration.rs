@@ -646,7 +646,7 @@ pub async fn activate_account(
                         aerie_repo::car::write_car(&[root.commit], [(&root.commit, &bytes[..])]);
                     (repo.rev(), car)
                 } else {
-                    let rev = next_rev(&repo.rev());
+                    let rev = crate::records::next_rev(&repo.rev())?;
                     let commit = repo.resign(&key, rev).map_err(XrpcError::internal)?;
                     crate::records::persist_commit(tx, &did_s, &commit, Some(root.commit))?;
                     (commit.rev, commit.car_slice())
@@ -671,16 +671,6 @@ pub async fn activate_account(
         .await?;
     sequencer::publish(st.firehose(), events).await;
     Ok(())
-}
-
-/// A TID after `prev` (the imported repo's rev may be ahead of our clock).
-pub(crate) fn next_rev(prev: &Tid) -> Tid {
-    let now = Tid::now();
-    if now > *prev {
-        now
-    } else {
-        Tid::from_u64(prev.as_u64() + 1)
-    }
 }
 
 /// The key the old repo must be signed with: the DID document's current #atproto key.
@@ -801,9 +791,9 @@ mod tests {
     #[test]
     fn next_rev_is_after_a_rev_from_the_future() {
         let future = Tid::from_u64(Tid::now().as_u64() + (1 << 40));
-        assert!(next_rev(&future) > future);
+        assert!(crate::records::next_rev(&future).unwrap() > future);
         let past = Tid::from_u64(1 << 20);
-        assert!(next_rev(&past) > past);
+        assert!(crate::records::next_rev(&past).unwrap() > past);
     }
 
     #[test]
