@@ -245,6 +245,7 @@ async fn check_account(http: &reqwest::Client, url: &str, did: &str, w: &Written
             key: Some(key),
             did: Some(Did::parse(did).unwrap()),
             limits: CarLimits::DEFAULT,
+            threads: None,
         },
     )
     .unwrap_or_else(|e| panic!("{did}: the repo does not verify: {e}"));

@@ -97,6 +97,7 @@ async fn streamed_get_repo_of_5000_records_verifies_and_equals_the_in_memory_car
             key: Some(key),
             did: Some(Did::parse(&did).unwrap()),
             limits: CarLimits::DEFAULT,
+            threads: None,
         },
     )
     .unwrap();
@@ -227,6 +228,7 @@ async fn get_repo_exports_one_snapshot_while_writes_delete_blocks_mid_stream() {
             key: Some(key),
             did: Some(Did::parse(&did).unwrap()),
             limits: CarLimits::DEFAULT,
+            threads: None,
         },
     )
     .unwrap();
@@ -240,6 +242,7 @@ async fn get_repo_exports_one_snapshot_while_writes_delete_blocks_mid_stream() {
             key: Some(key),
             did: None,
             limits: CarLimits::DEFAULT,
+            threads: None,
         },
     )
     .unwrap();

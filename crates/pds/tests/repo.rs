@@ -392,6 +392,7 @@ async fn sync_exports_verify_and_match_the_latest_commit() {
             key: Some(a.key),
             did: Some(Did::parse(&a.did).unwrap()),
             limits: CarLimits::DEFAULT,
+            threads: None,
         },
     )
     .unwrap();

@@ -4,12 +4,13 @@
 //! headline pair is `headline::pipeline_100k` against `headline::sha256_baseline_100k`: the
 //! build + CAR write + full verify of 100k records, and plain SHA-256 over the same blocks.
 
+use std::num::NonZeroUsize;
 use std::sync::LazyLock;
 
 use aerie_crypto::{KeyType, SigningKey};
 use aerie_data::Cid;
-use aerie_repo::car::{CarReader, header_len, push_header, push_section, section_len};
-use aerie_repo::commit::UnsignedCommit;
+use aerie_repo::build::RepoCarWriter;
+use aerie_repo::car::CarReader;
 use aerie_repo::mst::{Key, MemoryBlocks, Mst};
 use aerie_repo::verify::{VerifyOptions, verify_car, verify_car_bytes};
 use aerie_syntax::{Did, Tid};
@@ -41,56 +42,34 @@ fn signing_key() -> SigningKey {
     SigningKey::from_bytes(KeyType::K256, &[9u8; 32]).expect("valid key")
 }
 
-/// A full repository CAR (commit, nodes, records) for `records`.
-fn repo_car(records: &Records, key: &SigningKey) -> Vec<u8> {
-    let cids: Vec<Cid> = records.iter().map(|(_, c, _)| *c).collect();
-    repo_car_parts(records, &cids, key)
+fn did() -> Did {
+    Did::parse("did:plc:ewvi7nxzyoun6zhxrhs64oiz").expect("did")
 }
 
-/// The same, with record CIDs given separately (so the pipeline can compute them).
-fn repo_car_parts(records: &Records, cids: &[Cid], key: &SigningKey) -> Vec<u8> {
-    let (mut nodes, mut out) = (Vec::new(), Vec::new());
-    repo_car_into(records, cids, key, &mut nodes, &mut out);
+fn rev() -> Tid {
+    Tid::from_parts(1_800_000_000_000_000, 0).expect("tid")
+}
+
+/// The records as the CAR writer takes them (borrowed).
+fn view(records: &Records) -> Vec<(&Key, &[u8])> {
+    records.iter().map(|(k, _, b)| (k, b.as_slice())).collect()
+}
+
+/// A full repository CAR (commit, records, nodes) for `records`.
+fn repo_car(records: &Records, key: &SigningKey) -> Vec<u8> {
+    let mut out = Vec::new();
+    RepoCarWriter::new()
+        .write(&did(), rev(), key, &view(records), &mut out, None)
+        .expect("sorted");
     out
 }
 
-/// Write the repository CAR into `out`, using `nodes` as scratch for the node sections (both
-/// cleared first, their capacity reused: a server exporting repeatedly keeps its buffers, so
-/// their pages are not faulted in afresh each time). The MST is built without keeping the
-/// tree, its nodes written as CAR sections as they complete, then the CAR is assembled in
-/// one buffer of exactly its final size.
-fn repo_car_into(
-    records: &Records,
-    cids: &[Cid],
-    key: &SigningKey,
-    nodes: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-) {
-    nodes.clear();
-    out.clear();
-    let entries = records.iter().zip(cids).map(|((k, _, _), c)| (k, *c));
-    let data = Mst::build_root(entries, &mut |c, b| push_section(nodes, c, b)).expect("sorted");
-    let commit = UnsignedCommit {
-        did: Did::parse("did:plc:ewvi7nxzyoun6zhxrhs64oiz").expect("did"),
-        data,
-        rev: Tid::from_parts(1_800_000_000_000_000, 0).expect("tid"),
-        prev: None,
-    }
-    .sign(key);
-    let (ccid, cbytes) = commit.to_block();
-    let len = header_len(&[ccid])
-        + section_len(cbytes.len())
-        + nodes.len()
-        + records
-            .iter()
-            .map(|(_, _, b)| section_len(b.len()))
-            .sum::<usize>();
-    out.reserve(len);
-    push_header(out, &[ccid]);
-    push_section(out, &ccid, &cbytes);
-    out.extend_from_slice(nodes);
-    for ((_, _, b), c) in records.iter().zip(cids) {
-        push_section(out, c, b);
+/// Verification options with the key and a thread count (`None`: automatic).
+fn verify_options(key: &SigningKey, threads: Option<usize>) -> VerifyOptions {
+    VerifyOptions {
+        key: Some(key.public_key()),
+        threads: threads.and_then(NonZeroUsize::new),
+        ..VerifyOptions::default()
     }
 }
 
@@ -255,11 +234,20 @@ mod sync {
 mod car {
     use super::*;
 
-    #[divan::bench(sample_count = 10)]
-    fn write_100k(bencher: Bencher) {
-        let records = posts(100_000);
+    /// `RepoCarWriter`: hash 100k records, build the MST, sign, write the CAR (buffers
+    /// reused), on every core.
+    #[divan::bench(args = [None, Some(1)], sample_count = 10)]
+    fn write_100k(bencher: Bencher, threads: Option<usize>) {
+        let records = view(posts(100_000));
         let key = signing_key();
-        bencher.bench(|| black_box(repo_car(records, &key).len()));
+        let (mut writer, mut out) = (RepoCarWriter::new(), Vec::new());
+        let threads = threads.and_then(NonZeroUsize::new);
+        bencher.bench_local(|| {
+            writer
+                .write(&did(), rev(), &key, &records, &mut out, threads)
+                .expect("sorted");
+            black_box(out.len())
+        });
     }
 
     #[divan::bench(sample_count = 10)]
@@ -281,14 +269,12 @@ mod car {
 mod verify {
     use super::*;
 
+    /// `verify_car` over a `Read`: blocks copied into a `CarBlocks` arena as they stream.
     #[divan::bench(sample_count = 10)]
     fn full_verify_100k(bencher: Bencher) {
         let key = signing_key();
         let car = repo_car(posts(100_000), &key);
-        let options = VerifyOptions {
-            key: Some(key.public_key()),
-            ..VerifyOptions::default()
-        };
+        let options = verify_options(&key, None);
         bencher
             .counter(divan::counter::BytesCount::new(car.len()))
             .bench(|| {
@@ -305,15 +291,13 @@ mod verify {
 mod verify_in_place {
     use super::*;
 
-    /// `full_verify_100k` over the CAR in memory: the same checks, blocks indexed in place.
-    #[divan::bench(sample_count = 10)]
-    fn full_verify_bytes_100k(bencher: Bencher) {
+    /// `full_verify_100k` over the CAR in memory: the same checks, blocks indexed in place,
+    /// on every core (`None`) or one.
+    #[divan::bench(args = [None, Some(1)], sample_count = 10)]
+    fn full_verify_bytes_100k(bencher: Bencher, threads: Option<usize>) {
         let key = signing_key();
         let car = repo_car(posts(100_000), &key);
-        let options = VerifyOptions {
-            key: Some(key.public_key()),
-            ..VerifyOptions::default()
-        };
+        let options = verify_options(&key, threads);
         bencher
             .counter(divan::counter::BytesCount::new(car.len()))
             .bench(|| {
@@ -330,45 +314,31 @@ mod verify_in_place {
 mod headline {
     use super::*;
 
-    /// Records hashed to CIDs, MST built and hashed, repository CAR written to memory, then
-    /// fully verified from that memory (signature, every block's hash once, canonical MST,
-    /// every record strictly validated).
+    /// Records hashed to CIDs, MST built and hashed, commit signed, repository CAR written
+    /// to memory (`RepoCarWriter`, buffers reused as a server exporting repeatedly would),
+    /// then fully verified from that memory (signature, every block's hash once, canonical
+    /// MST, every record strictly validated), on every core.
     #[divan::bench(sample_count = 10)]
     fn pipeline_100k(bencher: Bencher) {
-        let records = posts(100_000);
-        let key = signing_key();
-        let options = VerifyOptions {
-            key: Some(key.public_key()),
-            ..VerifyOptions::default()
-        };
-        // Buffers reused across iterations, as a server exporting repeatedly would.
-        let (mut cids, mut nodes, mut car) = (Vec::new(), Vec::new(), Vec::new());
-        bencher.bench_local(|| {
-            cids.clear();
-            cids.extend(records.iter().map(|(_, _, b)| Cid::for_cbor(b)));
-            repo_car_into(records, &cids, &key, &mut nodes, &mut car);
-            black_box(
-                verify_car_bytes(&car, &options)
-                    .expect("valid")
-                    .report
-                    .records,
-            )
-        });
+        pipeline(bencher, None);
     }
 
-    /// [`pipeline_100k`] with fresh buffers each iteration (the CAR, the node sections and
-    /// the CID list allocated anew), to show what buffer reuse saves.
+    /// [`pipeline_100k`] on the calling thread only.
     #[divan::bench(sample_count = 10)]
-    fn pipeline_fresh_buffers_100k(bencher: Bencher) {
-        let records = posts(100_000);
+    fn pipeline_1_thread_100k(bencher: Bencher) {
+        pipeline(bencher, Some(1));
+    }
+
+    fn pipeline(bencher: Bencher, threads: Option<usize>) {
+        let records = view(posts(100_000));
         let key = signing_key();
-        let options = VerifyOptions {
-            key: Some(key.public_key()),
-            ..VerifyOptions::default()
-        };
-        bencher.bench(|| {
-            let cids: Vec<Cid> = records.iter().map(|(_, _, b)| Cid::for_cbor(b)).collect();
-            let car = repo_car_parts(records, &cids, &key);
+        let options = verify_options(&key, threads);
+        let (mut writer, mut car) = (RepoCarWriter::new(), Vec::new());
+        let threads = threads.and_then(NonZeroUsize::new);
+        bencher.bench_local(|| {
+            writer
+                .write(&did(), rev(), &key, &records, &mut car, threads)
+                .expect("sorted");
             black_box(
                 verify_car_bytes(&car, &options)
                     .expect("valid")
@@ -378,7 +348,7 @@ mod headline {
         });
     }
 
-    /// SHA-256 over every block of the same repository CAR, block by block.
+    /// SHA-256 over every block of the same repository CAR, block by block, on one thread.
     #[divan::bench(sample_count = 10)]
     fn sha256_baseline_100k(bencher: Bencher) {
         let car = repo_car(posts(100_000), &signing_key());

@@ -16,6 +16,7 @@
 //! [`CarWriter`] writes a header and blocks to any [`std::io::Write`].
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{BuildHasher, Hasher};
@@ -23,6 +24,7 @@ use std::io::{self, Read, Write};
 
 use aerie_data::drisl::{Reader, Writer};
 use aerie_data::{CID_LEN, Cid};
+use sha2::{Digest, Sha256};
 
 use crate::Error;
 use crate::mst::{BlockSource, SourceError};
@@ -483,9 +485,20 @@ fn check_hash(cid: Cid, data: &[u8], section: u64) -> Result<(), Error> {
 /// Lookups first try the few blocks after the last one found: readers walk a repository in
 /// about the order it was written (records in key order, or the spec's streamable order), so
 /// most lookups hit in sequential memory. The cursors are [`Cell`](std::cell::Cell)s, so this
-/// type is not `Sync`.
+/// type is not `Sync`; parallel walks share its [`SliceIndex`] and keep a cursor each.
 #[derive(Debug, Clone)]
 pub struct SliceBlocks<'a> {
+    index: SliceIndex<'a>,
+    /// Position in `order` after the last block found by [`SliceBlocks::find`].
+    cursor: Cell<usize>,
+    /// The same for [`BlockSource::block`] (tree walks), which interleaves with record
+    /// lookups differently.
+    node_cursor: Cell<usize>,
+}
+
+/// The shareable part of [`SliceBlocks`]: the input and its index.
+#[derive(Debug, Clone)]
+pub(crate) struct SliceIndex<'a> {
     bytes: &'a [u8],
     /// Distinct blocks in file order.
     order: Vec<Placed>,
@@ -494,11 +507,12 @@ pub struct SliceBlocks<'a> {
     table: Vec<u32>,
     /// Keys the CID hash so that ground digests cannot pile into one probe run.
     key: u64,
-    /// Position in `order` after the last block found by [`SliceBlocks::find`].
-    cursor: std::cell::Cell<usize>,
-    /// The same for [`BlockSource::block`] (tree walks), which interleaves with record
-    /// lookups differently.
-    node_cursor: std::cell::Cell<usize>,
+}
+
+/// One thread's reader over a shared [`SliceIndex`], with its own lookup cursor.
+pub(crate) struct SliceView<'b, 'a> {
+    index: &'b SliceIndex<'a>,
+    cursor: Cell<usize>,
 }
 
 /// How many blocks after the cursor a lookup tries before the index: a pre-order walk asks
@@ -528,23 +542,27 @@ fn cid_hash(key: u64, cid: &[u8]) -> u32 {
     ((m as u64) ^ ((m >> 64) as u64)) as u32
 }
 
-impl<'a> SliceBlocks<'a> {
+impl<'a> SliceIndex<'a> {
     /// Index the blocks `found` (in file order, repeats included) of `bytes`; returns the
-    /// blocks and the number of repeats dropped.
+    /// index and the number of repeats dropped. `states` (empty, or one byte per entry of
+    /// `found`) is compacted alongside, so it stays indexed by block id.
     ///
     /// Indexing after the read, rather than block by block while hashing, keeps the table's
     /// random accesses away from the hash pass that streams the whole input through the
     /// cache: the table then stays cached while it is filled.
-    fn index(bytes: &'a [u8], key: u64, mut found: Vec<Placed>) -> (SliceBlocks<'a>, u64) {
-        let mut blocks = SliceBlocks {
+    fn build(
+        bytes: &'a [u8],
+        key: u64,
+        mut found: Vec<Placed>,
+        states: &mut Vec<u8>,
+    ) -> (SliceIndex<'a>, u64) {
+        let mut index = SliceIndex {
             bytes,
             key,
             order: Vec::new(),
             table: vec![EMPTY_SLOT; (found.len() * 2).next_power_of_two().max(16)],
-            cursor: std::cell::Cell::new(0),
-            node_cursor: std::cell::Cell::new(0),
         };
-        let mask = blocks.table.len() - 1;
+        let mask = index.table.len() - 1;
         // Compact repeats out of `found` in place: `kept` <= `i`, and the table only names
         // positions below `kept`, which are final.
         let mut kept = 0usize;
@@ -553,7 +571,7 @@ impl<'a> SliceBlocks<'a> {
             let cid = bytes.get(p.start.saturating_sub(CID_LEN)..p.start);
             let mut slot = p.hash as usize & mask;
             let repeat = loop {
-                match blocks.table[slot] {
+                match index.table[slot] {
                     EMPTY_SLOT => break false,
                     pos => {
                         let q = found[pos as usize];
@@ -569,15 +587,19 @@ impl<'a> SliceBlocks<'a> {
             if !repeat {
                 // At most one entry per 37 bytes of input below u32::MAX entries: checked by
                 // `read_car_slice`.
-                blocks.table[slot] = kept as u32;
+                index.table[slot] = kept as u32;
                 found[kept] = p;
+                if let Some(&s) = states.get(i) {
+                    states[kept] = s;
+                }
                 kept += 1;
             }
         }
         let repeats = (found.len() - kept) as u64;
         found.truncate(kept);
-        blocks.order = found;
-        (blocks, repeats)
+        states.truncate(kept);
+        index.order = found;
+        (index, repeats)
     }
 
     /// The CID stored before block `pos`.
@@ -608,18 +630,8 @@ impl<'a> SliceBlocks<'a> {
         }
     }
 
-    /// The bytes of `cid`.
-    pub fn get(&self, cid: &Cid) -> Option<&'a [u8]> {
-        self.find(cid).map(|(b, _)| b)
-    }
-
-    /// The bytes of `cid` and its position among the distinct blocks in file order (a dense
-    /// id below [`SliceBlocks::len`]).
-    pub fn find(&self, cid: &Cid) -> Option<(&'a [u8], usize)> {
-        self.find_near(cid, &self.cursor)
-    }
-
-    fn find_near(&self, cid: &Cid, cursor: &std::cell::Cell<usize>) -> Option<(&'a [u8], usize)> {
+    /// The bytes and position of `cid`, trying the blocks after `cursor` first.
+    pub(crate) fn find_near(&self, cid: &Cid, cursor: &Cell<usize>) -> Option<(&'a [u8], usize)> {
         let want = cid.as_bytes();
         let hash = cid_hash(self.key, want);
         let from = cursor.get();
@@ -636,28 +648,77 @@ impl<'a> SliceBlocks<'a> {
         Some((data, pos))
     }
 
+    /// A reader for one thread.
+    pub(crate) fn view(&self) -> SliceView<'_, 'a> {
+        SliceView {
+            index: self,
+            cursor: Cell::new(0),
+        }
+    }
+}
+
+impl BlockSource for SliceView<'_, '_> {
+    fn block(&self, cid: &Cid) -> Result<Option<Cow<'_, [u8]>>, SourceError> {
+        Ok(self
+            .index
+            .find_near(cid, &self.cursor)
+            .map(|(b, _)| Cow::Borrowed(b)))
+    }
+
+    /// Only [`read_car_slice`] builds the index, after checking each block's hash.
+    fn hashes_checked(&self) -> bool {
+        true
+    }
+}
+
+impl<'a> SliceBlocks<'a> {
+    fn new(index: SliceIndex<'a>) -> SliceBlocks<'a> {
+        SliceBlocks {
+            index,
+            cursor: Cell::new(0),
+            node_cursor: Cell::new(0),
+        }
+    }
+
+    /// The shareable index.
+    pub(crate) fn index(&self) -> &SliceIndex<'a> {
+        &self.index
+    }
+
+    /// The bytes of `cid`.
+    pub fn get(&self, cid: &Cid) -> Option<&'a [u8]> {
+        self.find(cid).map(|(b, _)| b)
+    }
+
+    /// The bytes of `cid` and its position among the distinct blocks in file order (a dense
+    /// id below [`SliceBlocks::len`]).
+    pub fn find(&self, cid: &Cid) -> Option<(&'a [u8], usize)> {
+        self.index.find_near(cid, &self.cursor)
+    }
+
     /// Whether `cid` is present.
     pub fn contains(&self, cid: &Cid) -> bool {
         let c = cid.as_bytes();
-        self.lookup(c, cid_hash(self.key, c)).is_some()
+        self.index.lookup(c, cid_hash(self.index.key, c)).is_some()
     }
 
     /// Number of distinct blocks.
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.index.order.len()
     }
 
     /// Whether there are no blocks.
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.index.order.is_empty()
     }
 
     /// Every distinct block, in file order (first occurrence).
     pub fn iter(&self) -> impl Iterator<Item = (Cid, &'a [u8])> + '_ {
-        (0..self.order.len()).filter_map(move |pos| {
-            let cid = Cid::from_bytes(self.cid_at(pos)?).ok()?;
-            let p = self.order.get(pos)?;
-            Some((cid, self.bytes.get(p.start..p.start + p.len as usize)?))
+        let index = &self.index;
+        (0..index.order.len()).filter_map(move |pos| {
+            let cid = Cid::from_bytes(index.cid_at(pos)?).ok()?;
+            let p = index.order.get(pos)?;
+            Some((cid, index.bytes.get(p.start..p.start + p.len as usize)?))
         })
     }
 }
@@ -665,6 +726,7 @@ impl<'a> SliceBlocks<'a> {
 impl BlockSource for SliceBlocks<'_> {
     fn block(&self, cid: &Cid) -> Result<Option<Cow<'_, [u8]>>, SourceError> {
         Ok(self
+            .index
             .find_near(cid, &self.node_cursor)
             .map(|(b, _)| Cow::Borrowed(b)))
     }
@@ -689,46 +751,287 @@ pub struct SliceContents<'a> {
 }
 
 /// [`read_car`] for a CAR already in memory: the same checks, but blocks stay in `bytes`
-/// (no copy, no arena), so memory beyond the input is the index alone.
+/// (no copy, no arena), so memory beyond the input is the index alone. Inputs of a mebibyte
+/// or more are hashed on several threads (see [`crate::par`]).
 pub fn read_car_slice(bytes: &[u8], limits: CarLimits) -> Result<SliceContents<'_>, Error> {
-    let mut reader = SliceReader::with_limits(bytes, limits)?;
-    let roots = reader.roots().to_vec();
-    // Pass 1: check every section and hash, noting where each block lies (sequential
-    // writes only). Pass 2 (`SliceBlocks::index`) drops repeats and builds the index.
+    let workers = crate::par::workers(None, bytes.len());
+    read_car_slice_with(bytes, limits, workers, false).map(|(c, _)| c)
+}
+
+/// What the read pass learnt of a block as a record (one byte per block id).
+pub(crate) mod record_state {
+    /// Not checked yet (it looked like an MST node, or nobody asked).
+    pub(crate) const UNCHECKED: u8 = 0;
+    /// A strictly valid DRISL map.
+    pub(crate) const VALID: u8 = 1;
+    /// Not a valid record; checking it again names the fault.
+    pub(crate) const INVALID: u8 = 2;
+}
+
+/// [`read_car_slice`] on `workers` threads. With `check_records`, every block that does not
+/// start like an MST node is also checked as a record while its bytes are in cache, and the
+/// outcome returned per block id (see [`record_state`]); otherwise the returned states are
+/// empty.
+///
+/// Each thread reads a region of about equal size in one pass: parse a section, hash its
+/// block, check it as a record. Only the first region's start is known; the others begin
+/// at the first offset past their nominal start where several well-formed sections follow
+/// one another ([`resync`]). A region is kept only if the one before it ended exactly where
+/// it began, which makes the joined result the sequential reading; otherwise (a crafted or
+/// unlucky input) the rest of the file is read again in order from where the sequential
+/// reading stands. Errors are therefore exactly the sequential reader's: the first fault in
+/// file order.
+pub(crate) fn read_car_slice_with(
+    bytes: &[u8],
+    limits: CarLimits,
+    workers: usize,
+    check_records: bool,
+) -> Result<(SliceContents<'_>, Vec<u8>), Error> {
+    let header = SliceReader::with_limits(bytes, limits)?;
+    let roots = header.roots().to_vec();
     let key = DigestState::default().key;
-    let mut found = Vec::with_capacity(bytes.len() / 256);
-    while let Some((cid, data, section)) = reader.next_unchecked()? {
-        check_hash(cid, data, section)?;
-        // The block ends where the reader now stands; its CID is the 36 bytes before it.
-        let start = reader.pos - data.len();
-        // Table positions are u32 (a section takes at least 37 bytes, so this needs an input
-        // of ~150 GiB), and so are block lengths.
-        if found.len() >= EMPTY_SLOT as usize {
-            return Err(Error::CarTooLarge {
-                offset: start as u64,
-                what: "file",
-                len: bytes.len() as u64,
-                limit: start as u64,
-            });
-        }
-        let Ok(len) = u32::try_from(data.len()) else {
-            return Err(Error::CarTooLarge {
-                offset: start as u64,
-                what: "block",
-                len: data.len() as u64,
-                limit: u64::from(u32::MAX),
-            });
+    let body = header.pos;
+    // Regions may be tiny when a thread count is forced (tests do, to reach every join);
+    // `par::workers` only chooses threads for large inputs.
+    let workers = workers.clamp(1, (bytes.len() - body).max(1));
+    let bounds: Vec<usize> = (0..=workers)
+        .map(|k| body + (bytes.len() - body) * k / workers)
+        .collect();
+    let scan = |k: usize| -> Option<Region> {
+        let start = if k == 0 {
+            body
+        } else {
+            resync(bytes, bounds[k], bounds[k + 1], &limits)?
         };
-        let hash = cid_hash(key, cid.as_bytes());
-        found.push(Placed { start, len, hash });
+        Some(Region::read(
+            bytes,
+            limits,
+            key,
+            start,
+            bounds[k + 1],
+            check_records,
+        ))
+    };
+    let mut regions = crate::par::run_all((0..workers).collect(), scan).into_iter();
+    let mut all = regions
+        .next()
+        .flatten()
+        .unwrap_or_else(|| Region::read(bytes, limits, key, body, bytes.len(), check_records));
+    for region in regions {
+        if all.fault.is_some() {
+            break;
+        }
+        match region {
+            Some(r) if r.start == all.stop => all.append(r),
+            // The guess was wrong: continue in order from where the reading stands.
+            _ => {
+                let rest = Region::read(bytes, limits, key, all.stop, bytes.len(), check_records);
+                all.append(rest);
+                break;
+            }
+        }
     }
-    let (blocks, duplicate_blocks) = SliceBlocks::index(bytes, key, found);
-    Ok(SliceContents {
-        roots,
-        blocks,
-        duplicate_blocks,
-        bytes: reader.offset(),
+    if let Some(e) = all.fault {
+        return Err(e);
+    }
+    if all.found.len() >= EMPTY_SLOT as usize {
+        return Err(Error::CarTooLarge {
+            offset: 0,
+            what: "file",
+            len: bytes.len() as u64,
+            limit: u64::from(EMPTY_SLOT) * 37,
+        });
+    }
+    let mut states = all.states;
+    let (index, duplicate_blocks) = SliceIndex::build(bytes, key, all.found, &mut states);
+    Ok((
+        SliceContents {
+            roots,
+            blocks: SliceBlocks::new(index),
+            duplicate_blocks,
+            bytes: all.stop as u64,
+        },
+        states,
+    ))
+}
+
+/// Sections read in one run of [`read_car_slice_with`].
+struct Region {
+    /// Offset of its first section.
+    start: usize,
+    /// Offset just past its last section: the next section's start (or the end of input).
+    stop: usize,
+    found: Vec<Placed>,
+    states: Vec<u8>,
+    /// The fault that ended it early.
+    fault: Option<Error>,
+}
+
+impl Region {
+    /// Read, hash-check and (with `check_records`) record-check the sections from `start`
+    /// until one starts at or past `bound` (or the input ends, or a fault stops it).
+    fn read(
+        bytes: &[u8],
+        limits: CarLimits,
+        key: u64,
+        start: usize,
+        bound: usize,
+        check_records: bool,
+    ) -> Region {
+        let mut reader = SliceReader {
+            bytes,
+            limits,
+            roots: Vec::new(),
+            pos: start,
+        };
+        let mut region = Region {
+            start,
+            stop: start,
+            found: Vec::with_capacity((bound.saturating_sub(start)) / 256),
+            states: Vec::new(),
+            fault: None,
+        };
+        while reader.pos < bound {
+            // Well-formed sections take a lean path; anything unusual (and the end) goes
+            // through the reader's full checks from the same position, so errors are the
+            // reader's.
+            let (placed, section) = match quick_section(bytes, reader.pos, &limits, key) {
+                Some(p) => (p, reader.pos),
+                None => {
+                    let (cid, data, section) = match reader.next_unchecked() {
+                        Ok(Some(s)) => s,
+                        Ok(None) => break,
+                        Err(e) => {
+                            region.fault = Some(e);
+                            break;
+                        }
+                    };
+                    let start = reader.pos - data.len();
+                    let Ok(len) = u32::try_from(data.len()) else {
+                        // The sequential reader checks this section's hash before its size.
+                        region.fault = Some(check_hash(cid, data, section).err().unwrap_or(
+                            Error::CarTooLarge {
+                                offset: start as u64,
+                                what: "block",
+                                len: data.len() as u64,
+                                limit: u64::from(u32::MAX),
+                            },
+                        ));
+                        break;
+                    };
+                    let hash = cid_hash(key, cid.as_bytes());
+                    (Placed { start, len, hash }, section as usize)
+                }
+            };
+            let data = &bytes[placed.start..placed.start + placed.len as usize];
+            // The section's CID is blessed (v1, sha2-256, 32-byte digest): compare digests.
+            if Sha256::digest(data).as_slice() != &bytes[placed.start - 32..placed.start] {
+                let cid = Cid::read_prefix(&bytes[placed.start - CID_LEN..]).map(|(c, _)| c);
+                region.fault = Some(match cid {
+                    Ok(cid) => Error::HashMismatch {
+                        cid,
+                        offset: section as u64,
+                    },
+                    Err(error) => Error::CarCid {
+                        offset: section as u64,
+                        error,
+                    },
+                });
+                break;
+            }
+            if check_records {
+                region.states.push(record_check(data));
+            }
+            reader.pos = placed.start + placed.len as usize;
+            region.found.push(placed);
+        }
+        region.stop = reader.pos;
+        region
+    }
+
+    /// Add the region that starts where this one stops.
+    fn append(&mut self, mut next: Region) {
+        self.found.append(&mut next.found);
+        self.states.append(&mut next.states);
+        self.stop = next.stop;
+        self.fault = next.fault;
+    }
+}
+
+/// How many well-formed sections in a row [`resync`] wants before it trusts an offset.
+const RESYNC_CHAIN: usize = 4;
+
+/// The first offset in `from..to` where [`RESYNC_CHAIN`] well-formed sections follow one
+/// another (or fewer that end the input exactly): most likely a section start. Only a guess;
+/// [`read_car_slice_with`] keeps what it reads from here only if the sequential reading
+/// arrives here too.
+fn resync(bytes: &[u8], from: usize, to: usize, limits: &CarLimits) -> Option<usize> {
+    (from..to).find(|&p| {
+        let mut at = p;
+        for _ in 0..RESYNC_CHAIN {
+            match quick_section(bytes, at, limits, 0) {
+                Some(s) => at = s.start + s.len as usize,
+                None => return false,
+            }
+            if at == bytes.len() {
+                return true;
+            }
+        }
+        true
     })
+}
+
+/// The section at `pos` if it is plainly well formed: a minimal varint of at most three
+/// bytes, a blessed CID, within the limits and the input. `None` means "let the reader
+/// decide" (it may well be valid).
+#[inline]
+fn quick_section(bytes: &[u8], pos: usize, limits: &CarLimits, key: u64) -> Option<Placed> {
+    let mut body = 0usize;
+    let mut used = 0usize;
+    loop {
+        let b = *bytes.get(pos + used)?;
+        body |= usize::from(b & 0x7f) << (7 * used);
+        used += 1;
+        if b & 0x80 == 0 {
+            if b == 0 && used > 1 {
+                return None;
+            }
+            break;
+        }
+        if used == 3 {
+            return None;
+        }
+    }
+    let block_len = body.checked_sub(CID_LEN)?;
+    if block_len as u64 > limits.max_block {
+        return None;
+    }
+    let cid_at = pos + used;
+    let end = cid_at.checked_add(body)?;
+    if end > bytes.len() || end as u64 > limits.max_total {
+        return None;
+    }
+    let cid = &bytes[cid_at..cid_at + CID_LEN];
+    if cid[0] != 0x01 || (cid[1] != 0x71 && cid[1] != 0x55) || cid[2] != 0x12 || cid[3] != 0x20 {
+        return None;
+    }
+    Some(Placed {
+        start: cid_at + CID_LEN,
+        len: u32::try_from(block_len).ok()?,
+        hash: cid_hash(key, cid),
+    })
+}
+
+/// A block's [`record_state`]: blocks that open like an MST node (`{"e": ...`) are left for
+/// the tree walk, everything else is checked as a record now.
+fn record_check(data: &[u8]) -> u8 {
+    if data.starts_with(&[0xa2, 0x61, b'e']) {
+        return record_state::UNCHECKED;
+    }
+    match crate::repo::check_record(data) {
+        Ok(()) => record_state::VALID,
+        Err(_) => record_state::INVALID,
+    }
 }
 
 /// The blocks of a CAR, held in a few large buffers and indexed by CID: one allocation per

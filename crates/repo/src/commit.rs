@@ -50,6 +50,13 @@ impl UnsignedCommit {
         w.into_inner()
     }
 
+    /// Length of the signed commit block, known before signing: the signature is always a
+    /// 64-byte string under the key `sig` (4 + 2 + 64 bytes), and the map stays below 24
+    /// fields, so its head keeps its size.
+    pub fn signed_len(&self) -> usize {
+        self.to_bytes().len() + 70
+    }
+
     /// Sign with the account's key.
     pub fn sign(self, key: &SigningKey) -> Commit {
         let sig = key.sign(&self.to_bytes()).to_vec();

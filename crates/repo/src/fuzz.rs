@@ -82,10 +82,71 @@ pub fn car_read(data: &[u8]) {
         format!("{in_place:?}"),
         "verify_car and verify_car_bytes disagree"
     );
+    // Several threads, forced even on tiny inputs so every join and resync is reached, must
+    // give the same outcome, error included.
+    for threads in [2, 3, 5] {
+        let options = crate::verify::VerifyOptions {
+            threads: std::num::NonZeroUsize::new(threads),
+            ..Default::default()
+        };
+        let parallel = crate::verify::verify_car_bytes(data, &options).map(|v| v.report);
+        assert_eq!(
+            format!("{in_place:?}"),
+            format!("{parallel:?}"),
+            "verify_car_bytes on 1 and {threads} threads disagree"
+        );
+        let one = crate::car::read_car_slice_with(data, limits, 1, true);
+        let many = crate::car::read_car_slice_with(data, limits, threads, true);
+        assert_eq!(
+            format!(
+                "{:?}",
+                one.map(|(c, s)| (
+                    c.roots,
+                    c.blocks.iter().collect::<Vec<_>>(),
+                    c.duplicate_blocks,
+                    c.bytes,
+                    s
+                ))
+            ),
+            format!(
+                "{:?}",
+                many.map(|(c, s)| (
+                    c.roots,
+                    c.blocks.iter().collect::<Vec<_>>(),
+                    c.duplicate_blocks,
+                    c.bytes,
+                    s
+                ))
+            ),
+            "the in-place reader on 1 and {threads} threads disagrees"
+        );
+    }
 }
 
-/// `NodeData::decode`; an accepted node re-encodes to its input.
+/// `NodeData::decode`; an accepted node re-encodes to its input. The walk's fast decoder
+/// (`FlatNode`) must agree with the general one, at every expected layer.
 pub fn mst_node_decode(data: &[u8]) {
+    let cid = aerie_data::Cid::for_cbor(data);
+    let mut flat = crate::mst::codec::FlatNode::default();
+    for expected in [None, Some(0), Some(1), Some(2)] {
+        let general = crate::mst::tree::node_from_bytes(data, cid, expected);
+        let fast = flat.decode(data, cid, expected);
+        assert_eq!(
+            format!("{:?}", general.as_ref().map(|_| ())),
+            format!("{fast:?}"),
+            "node decoders disagree at expected layer {expected:?}"
+        );
+        if let Ok(node) = general {
+            assert_eq!(flat.layer, node.layer);
+            assert_eq!(flat.left.as_ref(), node.left.cid());
+            assert_eq!(flat.len(), node.entries.len());
+            for (i, e) in node.entries.iter().enumerate() {
+                assert_eq!(flat.key(i), e.key.as_bytes());
+                assert_eq!(flat.values[i], e.value);
+                assert_eq!(flat.rights[i].as_ref(), e.right.cid());
+            }
+        }
+    }
     if let Ok(node) = NodeData::decode(data) {
         assert_eq!(
             node.encode(),

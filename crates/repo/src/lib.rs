@@ -66,11 +66,13 @@
 //! block sources, and no input makes this crate panic (the fuzz targets check that).
 #![deny(missing_docs)]
 
+pub mod build;
 pub mod car;
 pub mod commit;
 mod error;
 pub mod fuzz;
 pub mod mst;
+pub mod par;
 pub mod repo;
 pub mod sync;
 pub mod verify;

@@ -8,8 +8,11 @@
 //! blocks are kept once, in the order-independent map the tree walk needs.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aerie_crypto::PublicKey;
 use aerie_data::{Cid, Value, drisl};
@@ -17,9 +20,11 @@ use aerie_syntax::{Did, Tid};
 
 use crate::Error;
 use crate::car::CarLimits;
-use crate::car::{CarBlocks, CarContents, SliceBlocks, read_car, read_car_slice};
+use crate::car::{
+    CarBlocks, CarContents, SliceBlocks, SliceIndex, read_car, read_car_slice_with, record_state,
+};
 use crate::commit::Commit;
-use crate::mst::{BlockSource, Key, verify_tree_owned};
+use crate::mst::{BlockSource, Key, SharedSource, verify_tree_entries};
 
 /// What [`verify_car`] checks beyond the structure.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +35,9 @@ pub struct VerifyOptions {
     pub did: Option<Did>,
     /// CAR size limits.
     pub limits: CarLimits,
+    /// Threads for hashing and walking: `None` chooses (all cores for inputs of a mebibyte
+    /// or more, see [`crate::par::workers`]); `Some(1)` keeps to the calling thread.
+    pub threads: Option<NonZeroUsize>,
 }
 
 /// The outcome of the signature check.
@@ -151,8 +159,16 @@ pub fn verify_car_bytes<'a>(
     bytes: &'a [u8],
     options: &VerifyOptions,
 ) -> Result<Verified<SliceBlocks<'a>>, Error> {
-    let c = read_car_slice(bytes, options.limits)?;
-    verify_blocks(c.roots, c.blocks, c.duplicate_blocks, c.bytes, options)
+    let workers = crate::par::workers(options.threads, bytes.len());
+    let (c, states) = read_car_slice_with(bytes, options.limits, workers, true)?;
+    verify_blocks(
+        c.roots,
+        c.blocks,
+        &states,
+        c.duplicate_blocks,
+        c.bytes,
+        options,
+    )
 }
 
 /// Verify CAR contents already read with [`read_car`].
@@ -163,13 +179,15 @@ pub fn verify_contents(contents: CarContents, options: &VerifyOptions) -> Result
         duplicate_blocks,
         bytes,
     } = contents;
-    verify_blocks(roots, blocks, duplicate_blocks, bytes, options)
+    verify_blocks(roots, blocks, &[], duplicate_blocks, bytes, options)
 }
 
-/// The checks shared by every entry point; `blocks` were hash-checked as they were read.
+/// The checks shared by every entry point; `blocks` were hash-checked as they were read, and
+/// `states` (empty, or one per block id) says which were already checked as records.
 fn verify_blocks<B: BlockSource + FindBlock>(
     roots: Vec<Cid>,
     blocks: B,
+    states: &[u8],
     duplicate_blocks: u64,
     bytes: u64,
     options: &VerifyOptions,
@@ -201,49 +219,15 @@ fn verify_blocks<B: BlockSource + FindBlock>(
         },
     };
 
-    // Every entry names a record block, so the block count bounds the entry count (unless
-    // records repeat); reserving it avoids regrowing the largest vector of the walk.
-    let mut entries: Vec<(Key, Cid)> = Vec::with_capacity(blocks.block_count());
-    let stats = verify_tree_owned(&blocks, commit.data(), &mut |key, cid| {
-        entries.push((key, cid))
-    })?;
-    let mut per_collection: BTreeMap<String, u64> = BTreeMap::new();
-    // Records shared by several paths are checked once: mark each by its block id.
-    let mut checked = vec![false; blocks.block_count()];
-    let mut distinct_records = 0u64;
-    // Entries are sorted by path, so each collection's records are consecutive: count a run,
-    // then add it to the map once.
-    let mut run: Option<(&str, u64)> = None;
-    for (path, cid) in &entries {
-        let (bytes, id) = blocks.find_block(cid).ok_or(Error::MissingBlock {
-            cid: *cid,
-            what: "record",
-        })?;
-        let first = checked
-            .get_mut(id)
-            .is_none_or(|c| !std::mem::replace(c, true));
-        if first {
-            distinct_records += 1;
-            // Full strict validation without building a value (export decodes later).
-            crate::repo::check_record(bytes).map_err(|reason| Error::BadRecord {
-                path: path.to_string(),
-                cid: *cid,
-                reason,
-            })?;
-        }
-        let collection = path.collection();
-        match &mut run {
-            Some((c, n)) if *c == collection => *n += 1,
-            _ => {
-                if let Some((c, n)) = run.replace((collection, 1)) {
-                    *per_collection.entry(c.to_owned()).or_default() += n;
-                }
-            }
-        }
-    }
-    if let Some((c, n)) = run {
-        *per_collection.entry(c.to_owned()).or_default() += n;
-    }
+    let workers = crate::par::workers(options.threads, bytes as usize);
+    let (stats, entries) = verify_tree_entries(blocks.shared(), commit.data(), workers)?;
+    let (distinct_records, per_collection) = check_records(
+        blocks.shared(),
+        blocks.block_count(),
+        &entries,
+        states,
+        workers,
+    )?;
     // Every node and record block is present (checked above) and nodes never repeat, so the
     // rest of the file is the commit plus whatever nobody links to.
     let referenced = 1 + stats.nodes as u64 + distinct_records;
@@ -271,28 +255,127 @@ fn verify_blocks<B: BlockSource + FindBlock>(
     })
 }
 
+/// Check that every entry's record block is present and a strict DRISL map (unless the read
+/// pass already found it so), on up to `workers` threads each taking a contiguous run of
+/// entries. Returns the number of distinct record blocks and the records per collection; the
+/// error, if any, is the first in path order.
+fn check_records<R: RecordSource + ?Sized>(
+    src: &R,
+    block_count: usize,
+    entries: &[(Key, Cid)],
+    states: &[u8],
+    workers: usize,
+) -> Result<(u64, BTreeMap<String, u64>), Error> {
+    // Records shared by several paths count once: each run marks the block ids it saw.
+    let marks: Vec<AtomicU64> = (0..block_count.div_ceil(64))
+        .map(|_| AtomicU64::new(0))
+        .collect();
+    let per_run = entries.len().div_ceil(workers.max(1)).max(1);
+    let runs = crate::par::run_all(entries.chunks(per_run).collect(), |part| {
+        let cursor = Cell::new(0);
+        let mut distinct = 0u64;
+        // Entries are sorted by path, so each collection's records are consecutive: count a
+        // run of them, then note it once.
+        let mut counts: Vec<(&str, u64)> = Vec::new();
+        for (path, cid) in part {
+            let (bytes, id) = src.find_from(cid, &cursor).ok_or(Error::MissingBlock {
+                cid: *cid,
+                what: "record",
+            })?;
+            let bit = 1u64 << (id % 64);
+            if marks[id / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+                distinct += 1;
+            }
+            // Full strict validation without building a value (export decodes later).
+            if states.get(id) != Some(&record_state::VALID) {
+                crate::repo::check_record(bytes).map_err(|reason| Error::BadRecord {
+                    path: path.to_string(),
+                    cid: *cid,
+                    reason,
+                })?;
+            }
+            let collection = path.collection();
+            match counts.last_mut() {
+                Some((c, n)) if *c == collection => *n += 1,
+                _ => counts.push((collection, 1)),
+            }
+        }
+        Ok::<_, Error>((distinct, counts))
+    });
+    let mut distinct = 0;
+    let mut per_collection: BTreeMap<String, u64> = BTreeMap::new();
+    for run in runs {
+        let (d, counts) = run?;
+        distinct += d;
+        for (c, n) in counts {
+            *per_collection.entry(c.to_owned()).or_default() += n;
+        }
+    }
+    Ok((distinct, per_collection))
+}
+
+/// Where [`check_records`] finds record blocks: shared by its threads, each bringing its own
+/// lookup cursor.
+trait RecordSource: Sync {
+    /// A block's bytes and dense id, looking near `cursor` first where that helps.
+    fn find_from(&self, cid: &Cid, cursor: &Cell<usize>) -> Option<(&[u8], usize)>;
+}
+
+impl RecordSource for CarBlocks {
+    fn find_from(&self, cid: &Cid, _cursor: &Cell<usize>) -> Option<(&[u8], usize)> {
+        self.find(cid)
+    }
+}
+
+impl RecordSource for SliceIndex<'_> {
+    fn find_from(&self, cid: &Cid, cursor: &Cell<usize>) -> Option<(&[u8], usize)> {
+        self.find_near(cid, cursor)
+    }
+}
+
 /// Block stores with dense block ids (to mark records already checked).
 trait FindBlock {
+    /// What tree-walking and record-checking threads share.
+    type Shared: SharedSource + RecordSource + ?Sized;
+    /// The shared form.
+    fn shared(&self) -> &Self::Shared;
     /// Distinct blocks held; ids are below this.
     fn block_count(&self) -> usize;
-    /// A block's bytes and id.
-    fn find_block(&self, cid: &Cid) -> Option<(&[u8], usize)>;
 }
 
 impl FindBlock for CarBlocks {
+    type Shared = CarBlocks;
+    fn shared(&self) -> &CarBlocks {
+        self
+    }
     fn block_count(&self) -> usize {
         self.len()
-    }
-    fn find_block(&self, cid: &Cid) -> Option<(&[u8], usize)> {
-        self.find(cid)
     }
 }
 
-impl FindBlock for SliceBlocks<'_> {
+impl<'a> FindBlock for SliceBlocks<'a> {
+    type Shared = SliceIndex<'a>;
+    fn shared(&self) -> &SliceIndex<'a> {
+        self.index()
+    }
     fn block_count(&self) -> usize {
         self.len()
     }
-    fn find_block(&self, cid: &Cid) -> Option<(&[u8], usize)> {
-        self.find(cid)
+}
+
+impl SharedSource for CarBlocks {
+    type View<'a> = &'a CarBlocks;
+    fn view(&self) -> &CarBlocks {
+        self
+    }
+}
+
+impl<'s> SharedSource for SliceIndex<'s> {
+    type View<'a>
+        = crate::car::SliceView<'a, 's>
+    where
+        Self: 'a;
+    fn view(&self) -> crate::car::SliceView<'_, 's> {
+        SliceIndex::view(self)
     }
 }

@@ -195,3 +195,255 @@ fn node_link(r: &mut Reader<'_>, cid: Option<Cid>) -> Result<Option<Cid>, MstErr
     }
     Ok(link)
 }
+
+/// A node decoded for a read-only walk into buffers the caller reuses: full keys
+/// concatenated in one byte buffer, so decoding allocates nothing once the buffers have grown.
+/// It holds only what [`FlatNode::decode`] accepted, which is exactly what
+/// [`node_from_bytes`](super::tree::node_from_bytes) accepts (layer rules included).
+#[derive(Debug, Default)]
+pub(crate) struct FlatNode {
+    /// Layer of every key (the expected layer for an empty node).
+    pub(crate) layer: u8,
+    /// The subtree left of every entry.
+    pub(crate) left: Option<Cid>,
+    /// Full keys, end to end.
+    keys: Vec<u8>,
+    /// End of each key in `keys`.
+    ends: Vec<u32>,
+    /// Record CIDs.
+    pub(crate) values: Vec<Cid>,
+    /// Subtrees right of each entry.
+    pub(crate) rights: Vec<Option<Cid>>,
+}
+
+impl FlatNode {
+    /// Entries held.
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Key `i` (full, not prefix-compressed).
+    pub(crate) fn key(&self, i: usize) -> &[u8] {
+        let start = i.checked_sub(1).map_or(0, |j| self.ends[j] as usize);
+        &self.keys[start..self.ends[i] as usize]
+    }
+
+    /// Whether any entry or the left link names a subtree.
+    pub(crate) fn has_children(&self) -> bool {
+        self.left.is_some() || self.rights.iter().any(Option::is_some)
+    }
+
+    fn clear(&mut self) {
+        self.left = None;
+        self.keys.clear();
+        self.ends.clear();
+        self.values.clear();
+        self.rights.clear();
+    }
+
+    /// Decode `bytes` (block `cid`, whose parent implies layer `expected`; `None` for a root)
+    /// with every rule of [`node_from_bytes`](super::tree::node_from_bytes), and its errors.
+    ///
+    /// The canonical encoding of a node is one fixed byte layout, so it is matched here byte
+    /// by byte; anything else (including every invalid node) goes to the general decoder,
+    /// which either accepts it too or names what is wrong. The two must agree on every input
+    /// the fast path accepts: `fuzz::mst_node_decode` checks it.
+    pub(crate) fn decode(
+        &mut self,
+        bytes: &[u8],
+        cid: Cid,
+        expected: Option<u8>,
+    ) -> Result<(), MstError> {
+        if self.decode_canonical(bytes, expected).is_some() {
+            return Ok(());
+        }
+        let node = super::tree::node_from_bytes(bytes, cid, expected)?;
+        self.clear();
+        self.layer = node.layer;
+        self.left = node.left.cid().copied();
+        for e in &node.entries {
+            self.keys.extend_from_slice(e.key.as_bytes());
+            self.ends.push(self.keys.len() as u32);
+            self.values.push(e.value);
+            self.rights.push(e.right.cid().copied());
+        }
+        Ok(())
+    }
+
+    /// The byte-level fast path of [`FlatNode::decode`]: `None` whenever the input is not a
+    /// valid node in its canonical layout (the general decoder then takes over).
+    fn decode_canonical(&mut self, bytes: &[u8], expected: Option<u8>) -> Option<()> {
+        self.clear();
+        let mut c = Cursor { b: bytes, p: 0 };
+        c.expect(&[0xa2, 0x61, b'e'])?;
+        let n = c.head(4)?;
+        if n > MAX_NODE_ENTRIES {
+            return None;
+        }
+        let mut layer = 0u8;
+        let mut prev = 0..0;
+        for i in 0..n {
+            c.expect(&[0xa4, 0x61, b'k'])?;
+            let len = c.head(2)?;
+            let suffix = c.take(len)?;
+            c.expect(&[0x61, b'p'])?;
+            let p = c.head(0)?;
+            if (i == 0 && p != 0) || p > prev.len() {
+                return None;
+            }
+            if p < prev.len() && suffix.first() == Some(&self.keys[prev.start + p]) {
+                return None;
+            }
+            c.expect(&[0x61, b't'])?;
+            let right = c.opt_link(true)?;
+            c.expect(&[0x61, b'v'])?;
+            let value = c.link(false)?;
+            let start = self.keys.len();
+            self.keys.extend_from_within(prev.start..prev.start + p);
+            self.keys.extend_from_slice(suffix);
+            let key = &self.keys[start..];
+            if (i > 0 && key <= &self.keys[prev.clone()]) || !super::key::is_valid_key(key) {
+                return None;
+            }
+            let l = super::key::layer_of(key);
+            if i == 0 {
+                layer = l;
+            }
+            if l != layer || expected.is_some_and(|x| x != l) {
+                return None;
+            }
+            prev = start..self.keys.len();
+            self.ends.push(self.keys.len() as u32);
+            self.values.push(value);
+            self.rights.push(right);
+        }
+        c.expect(&[0x61, b'l'])?;
+        self.left = c.opt_link(true)?;
+        if c.p != bytes.len() {
+            return None;
+        }
+        if n == 0 {
+            layer = expected.unwrap_or(0);
+            // An empty node is only the empty root or a layer step that points down.
+            if expected.is_some() != self.left.is_some() {
+                return None;
+            }
+        }
+        if layer > super::MAX_LAYER || (layer == 0 && self.has_children()) {
+            return None;
+        }
+        self.layer = layer;
+        Some(())
+    }
+}
+
+/// Reads the fixed layout of [`FlatNode::decode_canonical`]; every method answers `None` on
+/// anything but the one canonical form.
+struct Cursor<'a> {
+    b: &'a [u8],
+    p: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn expect(&mut self, want: &[u8]) -> Option<()> {
+        let end = self.p.checked_add(want.len())?;
+        (self.b.get(self.p..end)? == want).then(|| self.p = end)
+    }
+
+    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+        let end = self.p.checked_add(len)?;
+        let out = self.b.get(self.p..end)?;
+        self.p = end;
+        Some(out)
+    }
+
+    /// A minimal head of major type `major` with an argument below 65536.
+    fn head(&mut self, major: u8) -> Option<usize> {
+        let first = *self.b.get(self.p)?;
+        if first >> 5 != major {
+            return None;
+        }
+        let (value, used) = match first & 0x1f {
+            v @ 0..=23 => (usize::from(v), 1),
+            24 => (usize::from(*self.b.get(self.p + 1)?), 2),
+            25 => {
+                let hi = *self.b.get(self.p + 1)?;
+                let lo = *self.b.get(self.p + 2)?;
+                (usize::from(u16::from_be_bytes([hi, lo])), 3)
+            }
+            _ => return None,
+        };
+        let minimal = match used {
+            2 => value >= 24,
+            3 => value > 0xff,
+            _ => true,
+        };
+        if !minimal {
+            return None;
+        }
+        self.p += used;
+        Some(value)
+    }
+
+    /// A CID link (tag 42, 37 bytes, identity prefix, CIDv1 sha2-256), dag-cbor only when
+    /// `node_only`, dag-cbor or raw otherwise.
+    fn link(&mut self, node_only: bool) -> Option<Cid> {
+        // Tag 42, a 37-byte string, the identity multibase prefix; then the CID itself.
+        const HEAD: [u8; 5] = [0xd8, 0x2a, 0x58, 0x25, 0x00];
+        self.expect(&HEAD)?;
+        let codec = *self.b.get(self.p + 1)?;
+        if !(codec == 0x71 || (!node_only && codec == 0x55)) {
+            return None;
+        }
+        Cid::from_bytes(self.take(aerie_data::CID_LEN)?).ok()
+    }
+
+    fn opt_link(&mut self, node_only: bool) -> Option<Option<Cid>> {
+        if self.b.get(self.p) == Some(&0xf6) {
+            self.p += 1;
+            return Some(None);
+        }
+        self.link(node_only).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod flat_tests {
+    use super::*;
+    use crate::mst::Mst;
+
+    /// Every node of a built tree takes the fast path, and decodes as the general decoder
+    /// does.
+    #[test]
+    fn built_nodes_take_the_fast_path_and_agree_with_the_general_decoder() {
+        let entries: Vec<(Key, Cid)> = (0..3000u32)
+            .map(|i| {
+                let key = Key::parse(&format!("app.bsky.feed.post/3k{i:011}")).unwrap();
+                (key, Cid::for_cbor(&i.to_le_bytes()))
+            })
+            .collect();
+        let mut blocks = Vec::new();
+        Mst::build_root(entries.iter().map(|(k, c)| (k, *c)), &mut |c, b| {
+            blocks.push((*c, b.to_vec()))
+        })
+        .unwrap();
+        let (mut inner, mut n) = (0, FlatNode::default());
+        for (cid, b) in &blocks {
+            let general = NodeData::decode(b).unwrap();
+            let Some(first) = general.entries.first() else {
+                continue; // a layer step: its layer comes from the parent
+            };
+            let layer = first.key.layer();
+            assert!(n.decode_canonical(b, Some(layer)).is_some(), "{cid:?}");
+            assert_eq!(n.layer, layer);
+            assert_eq!(n.left, general.left);
+            assert_eq!(n.len(), general.entries.len());
+            for (i, e) in general.entries.iter().enumerate() {
+                assert_eq!(n.key(i), e.key.as_bytes());
+                assert_eq!((n.values[i], n.rights[i]), (e.value, e.right));
+            }
+            inner += usize::from(n.has_children());
+        }
+        assert!(inner > 0 && blocks.len() > 10);
+    }
+}

@@ -32,6 +32,13 @@ impl Key {
         Ok(Key(s.into()))
     }
 
+    /// A key from bytes already known to pass [`is_valid_key`] (decoded by a node reader
+    /// that checked them).
+    pub(crate) fn from_valid_bytes(b: &[u8]) -> Key {
+        debug_assert!(is_valid_key(b));
+        Key(String::from_utf8_lossy(b).into())
+    }
+
     /// Build `collection/rkey` from its parts.
     pub fn from_parts(collection: &str, rkey: &str) -> Result<Key, MstError> {
         let mut s = String::with_capacity(collection.len() + 1 + rkey.len());
@@ -102,6 +109,33 @@ fn invalid(b: &[u8], reason: &'static str) -> MstError {
 
 fn allowed(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b'~' | b':')
+}
+
+/// [`allowed`] as a table, for the hot path of [`is_valid_key`].
+const ALLOWED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~' | b':');
+        c += 1;
+    }
+    t
+};
+
+/// Whether [`check_key`] would accept `b`, without building an error (node decoding asks
+/// once per entry; the slow path names the fault).
+pub(crate) fn is_valid_key(b: &[u8]) -> bool {
+    if b.len() > MAX_KEY_LEN {
+        return false;
+    }
+    let Some(slash) = b.iter().position(|&c| c == b'/') else {
+        return false;
+    };
+    slash > 0
+        && slash + 1 < b.len()
+        && b[..slash].iter().all(|&c| ALLOWED[usize::from(c)])
+        && b[slash + 1..].iter().all(|&c| ALLOWED[usize::from(c)])
 }
 
 fn check_key(b: &[u8]) -> Result<(), MstError> {

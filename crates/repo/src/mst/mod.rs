@@ -125,13 +125,13 @@
 //!   build of the final key set).
 
 mod blocks;
-mod codec;
+pub(crate) mod codec;
 mod diff;
 mod error;
 mod key;
 mod list;
 mod proof;
-mod tree;
+pub(crate) mod tree;
 mod verify;
 
 pub use blocks::{BlockSource, MemoryBlocks, NoBlocks};
@@ -141,8 +141,9 @@ pub use error::{MstError, SourceError};
 pub use key::{Key, MAX_KEY_LEN, common_prefix_len, layer_of};
 pub use list::Order;
 pub use proof::{Action, RecordOp, verify_proof};
+pub(crate) use tree::Builder;
 pub use tree::{Mst, empty_root_cid};
-pub(crate) use verify::verify_tree_owned;
+pub(crate) use verify::{SharedSource, verify_tree_entries};
 pub use verify::{TreeStats, verify_tree};
 
 /// Most entries a node may hold. Keys whose layers are all equal can be chosen freely (three

@@ -777,81 +777,75 @@ fn build_root<K: Borrow<Key>, I: IntoIterator<Item = (K, Cid)>>(
     entries: I,
     sink: &mut dyn FnMut(&Cid, &[u8]),
 ) -> Result<Cid, MstError> {
-    struct Open<K> {
-        left: Option<Cid>,
-        /// (key, value, right subtree)
-        entries: Vec<(K, Cid, Option<Cid>)>,
+    let mut b = Builder::new();
+    for (key, value) in entries {
+        let layer = key.borrow().layer();
+        b.push(key, value, layer, sink)?;
     }
-    impl<K> Default for Open<K> {
-        fn default() -> Open<K> {
-            Open {
-                left: None,
-                entries: Vec::new(),
-            }
+    b.finish(0, sink)
+}
+
+/// The bulk build's state: one open node per layer, lowest first. Keys arrive in ascending
+/// order; a key at layer `l` completes every open node below `l` (each is encoded, hashed,
+/// handed to the sink and linked from the node above), then joins the node at `l`.
+pub(crate) struct Builder<K> {
+    stack: Vec<Open<K>>,
+    w: Writer,
+    /// Whether any key has been pushed (the previous key is then the last entry of the
+    /// node at `last_layer`).
+    last_layer: Option<usize>,
+}
+
+struct Open<K> {
+    left: Option<Cid>,
+    /// (key, value, right subtree)
+    entries: Vec<(K, Cid, Option<Cid>)>,
+}
+
+impl<K> Default for Open<K> {
+    fn default() -> Open<K> {
+        Open {
+            left: None,
+            entries: Vec::new(),
         }
     }
-    /// Encode and hash `open` (emptied for reuse); `None` when there is no node at all.
-    fn close<K: Borrow<Key>>(
-        open: &mut Open<K>,
-        w: &mut Writer,
-        sink: &mut dyn FnMut(&Cid, &[u8]),
-    ) -> Option<Cid> {
-        if open.entries.is_empty() && open.left.is_none() {
-            return None;
-        }
-        w.clear();
-        encode_node(
-            w,
-            open.left.as_ref(),
-            open.entries
-                .iter()
-                .map(|(k, v, r)| (k.borrow().as_bytes(), v, r.as_ref())),
-        );
-        let cid = Cid::for_cbor(w.as_slice());
-        sink(&cid, w.as_slice());
-        open.left = None;
-        open.entries.clear();
-        Some(cid)
-    }
-    fn close_below<K: Borrow<Key>>(
-        stack: &mut [Open<K>],
-        upto: usize,
-        w: &mut Writer,
-        sink: &mut dyn FnMut(&Cid, &[u8]),
-    ) {
-        for l in 0..upto {
-            if let Some(cid) = close(&mut stack[l], w, sink) {
-                let above = &mut stack[l + 1];
-                match above.entries.last_mut() {
-                    Some(e) => e.2 = Some(cid),
-                    None => above.left = Some(cid),
-                }
-            }
+}
+
+impl<K: Borrow<Key>> Builder<K> {
+    pub(crate) fn new() -> Builder<K> {
+        Builder {
+            stack: Vec::new(),
+            w: Writer::with_capacity(1024),
+            last_layer: None,
         }
     }
 
-    let mut w = Writer::with_capacity(1024);
-    let mut stack: Vec<Open<K>> = Vec::new();
-    let mut last_layer: Option<usize> = None;
-    for (key, value) in entries {
-        if let Some(l) = last_layer {
-            let prev = stack[l].entries.last().map(|e| e.0.borrow().as_bytes());
+    /// Add the next key (strictly above the previous one) at its `layer`.
+    pub(crate) fn push(
+        &mut self,
+        key: K,
+        value: Cid,
+        layer: u8,
+        sink: &mut dyn FnMut(&Cid, &[u8]),
+    ) -> Result<(), MstError> {
+        if let Some(l) = self.last_layer {
+            let prev = self.stack[l]
+                .entries
+                .last()
+                .map(|e| e.0.borrow().as_bytes());
             if prev.is_some_and(|p| p >= key.borrow().as_bytes()) {
                 return Err(MstError::Unsorted {
                     key: key.borrow().as_str().to_owned(),
                 });
             }
         }
-        let layer = key.borrow().layer();
         if layer > MAX_LAYER {
             return Err(MstError::TooDeep(layer));
         }
         let layer = usize::from(layer);
-        if stack.len() <= layer {
-            stack.resize_with(layer + 1, Open::default);
-        }
-        close_below(&mut stack, layer, &mut w, sink);
-        let open = &mut stack[layer];
+        self.grow(layer);
+        self.close_below(layer, sink);
+        let open = &mut self.stack[layer];
         if open.entries.len() >= MAX_NODE_ENTRIES {
             return Err(MstError::TooManyEntries {
                 cid: None,
@@ -859,20 +853,101 @@ fn build_root<K: Borrow<Key>, I: IntoIterator<Item = (K, Cid)>>(
             });
         }
         open.entries.push((key, value, None));
-        last_layer = Some(layer);
+        self.last_layer = Some(layer);
+        Ok(())
     }
-    let Some(top) = stack.len().checked_sub(1) else {
-        let cid = empty_root_cid();
-        sink(&cid, &EMPTY_NODE);
-        return Ok(cid);
-    };
-    close_below(&mut stack, top, &mut w, sink);
-    // The top layer's node holds at least the key that opened it.
-    close(&mut stack[top], &mut w, sink).ok_or(MstError::NotCanonical {
-        cid: None,
-        key: None,
-        reason: "bulk build ended without a root",
-    })
+
+    /// Link a finished subtree whose root is at layer `layer - 1` into the gap after the
+    /// last key pushed (its keys lie between that key and the next): exactly what completing
+    /// the open node below `layer` would do.
+    pub(crate) fn attach(&mut self, layer: usize, subtree: Cid, sink: &mut dyn FnMut(&Cid, &[u8])) {
+        self.grow(layer);
+        self.close_below(layer, sink);
+        let above = &mut self.stack[layer];
+        match above.entries.last_mut() {
+            Some(e) => e.2 = Some(subtree),
+            None => above.left = Some(subtree),
+        }
+    }
+
+    /// Complete the tree and return its root: at the layer of the highest key, or at
+    /// `min_top` if that is higher (a subtree hanging below a key of layer `min_top + 1`,
+    /// which then starts with empty layer-step nodes). With no keys at all: the empty
+    /// tree's root when `min_top` is 0, otherwise `None` (no subtree in that gap).
+    pub(crate) fn finish(
+        mut self,
+        min_top: usize,
+        sink: &mut dyn FnMut(&Cid, &[u8]),
+    ) -> Result<Cid, MstError> {
+        self.finish_subtree(min_top, sink).map_or_else(
+            || {
+                let cid = empty_root_cid();
+                sink(&cid, &EMPTY_NODE);
+                Ok(cid)
+            },
+            Ok,
+        )
+    }
+
+    /// [`Builder::finish`] for a gap subtree: `None` when nothing was pushed or attached.
+    pub(crate) fn finish_subtree(
+        &mut self,
+        min_top: usize,
+        sink: &mut dyn FnMut(&Cid, &[u8]),
+    ) -> Option<Cid> {
+        if self.stack.is_empty() {
+            return None;
+        }
+        let top = (self.stack.len() - 1).max(min_top);
+        self.grow(top);
+        self.close_below(top, sink);
+        // The top layer's node holds at least the key or subtree that opened the build.
+        let Builder { stack, w, .. } = self;
+        close(&mut stack[top], w, sink)
+    }
+
+    fn grow(&mut self, layer: usize) {
+        if self.stack.len() <= layer {
+            self.stack.resize_with(layer + 1, Open::default);
+        }
+    }
+
+    /// Complete every open node below `upto`, linking each into the node above it.
+    fn close_below(&mut self, upto: usize, sink: &mut dyn FnMut(&Cid, &[u8])) {
+        for l in 0..upto {
+            if let Some(cid) = close(&mut self.stack[l], &mut self.w, sink) {
+                let above = &mut self.stack[l + 1];
+                match above.entries.last_mut() {
+                    Some(e) => e.2 = Some(cid),
+                    None => above.left = Some(cid),
+                }
+            }
+        }
+    }
+}
+
+/// Encode and hash `open` (emptied for reuse); `None` when there is no node at all.
+fn close<K: Borrow<Key>>(
+    open: &mut Open<K>,
+    w: &mut Writer,
+    sink: &mut dyn FnMut(&Cid, &[u8]),
+) -> Option<Cid> {
+    if open.entries.is_empty() && open.left.is_none() {
+        return None;
+    }
+    w.clear();
+    encode_node(
+        w,
+        open.left.as_ref(),
+        open.entries
+            .iter()
+            .map(|(k, v, r)| (k.borrow().as_bytes(), v, r.as_ref())),
+    );
+    let cid = Cid::for_cbor(w.as_slice());
+    sink(&cid, w.as_slice());
+    open.left = None;
+    open.entries.clear();
+    Some(cid)
 }
 
 /// CID of the empty tree's root node `{e: [], l: null}`.

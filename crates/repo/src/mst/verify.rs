@@ -1,8 +1,16 @@
 //! Strict verification of a whole stored tree.
+//!
+//! The walk visits the tree in order (left subtree, entry, right subtree, ...) decoding each
+//! node into reusable buffers ([`FlatNode`]). On several threads the top of the tree is
+//! opened first, level by level, until there are enough subtrees to share out; each subtree
+//! is then walked on its own and the results are joined in key order. Every check, and the
+//! error reported when several faults exist, is the same as the single-threaded walk's.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aerie_data::Cid;
 
-use super::tree::{Link, node_from_bytes};
+use super::codec::FlatNode;
 use super::{BlockSource, Key, MstError};
 
 /// Counts from a verified tree.
@@ -18,6 +26,20 @@ pub struct TreeStats {
     pub max_node_entries: usize,
 }
 
+impl TreeStats {
+    fn count(&mut self, node: &FlatNode) {
+        self.nodes += 1;
+        self.entries += node.len();
+        self.max_node_entries = self.max_node_entries.max(node.len());
+    }
+
+    fn add(&mut self, other: &TreeStats) {
+        self.nodes += other.nodes;
+        self.entries += other.entries;
+        self.max_node_entries = self.max_node_entries.max(other.max_node_entries);
+    }
+}
+
 /// Verify that the tree at `root` is complete and exactly the canonical tree of its keys:
 /// every block present and hashing to its CID; every node strictly encoded (canonical CBOR,
 /// maximal prefix compression, at most [`MAX_NODE_ENTRIES`](super::MAX_NODE_ENTRIES)
@@ -31,83 +53,309 @@ pub fn verify_tree<S: BlockSource + ?Sized>(
     root: &Cid,
     mut on_entry: impl FnMut(&Key, &Cid),
 ) -> Result<TreeStats, MstError> {
-    verify_tree_owned(src, root, &mut |key, cid| on_entry(&key, &cid))
+    let mut walker = Walker::new(src, None);
+    walker.node(root, None, 0, &mut |key, cid| {
+        on_entry(&Key::from_valid_bytes(key), cid)
+    })?;
+    Ok(walker.stats)
 }
 
-/// [`verify_tree`] handing each entry's key over by value (the caller keeps them without a
-/// copy).
-pub(crate) fn verify_tree_owned<S: BlockSource + ?Sized>(
+/// A block source whose threads can each have their own reader.
+pub(crate) trait SharedSource: Sync {
+    /// One thread's reader.
+    type View<'a>: BlockSource
+    where
+        Self: 'a;
+    /// A reader for the calling thread.
+    fn view(&self) -> Self::View<'_>;
+}
+
+/// [`verify_tree`] collecting every entry in key order, on up to `workers` threads.
+pub(crate) fn verify_tree_entries<S: SharedSource + ?Sized>(
     src: &S,
     root: &Cid,
-    on_entry: &mut dyn FnMut(Key, Cid),
-) -> Result<TreeStats, MstError> {
-    let mut walk = Walk {
-        stats: TreeStats::default(),
-        rehash: !src.hashes_checked(),
-        prev: Vec::new(),
-        first: true,
-        on_entry,
-    };
-    walk.check_node(src, root, None)?;
-    Ok(walk.stats)
+    workers: usize,
+) -> Result<(TreeStats, Vec<(Key, Cid)>), MstError> {
+    let mut entries = Vec::new();
+    if workers <= 1 {
+        let view = src.view();
+        let mut walker = Walker::new(&view, None);
+        walker.node(root, None, 0, &mut |key, cid| {
+            entries.push((Key::from_valid_bytes(key), *cid))
+        })?;
+        return Ok((walker.stats, entries));
+    }
+    let view = src.view();
+    let (mut stats, pieces) = open_top(&view, root, workers * 8);
+    drop(view);
+    let results = walk_subtrees(src, &pieces, workers);
+    // Join in key order, checking each entry of the opened top against the last key before
+    // it, exactly as the one-thread walk would at that point.
+    let mut results = results.into_iter();
+    for piece in pieces {
+        match piece {
+            Piece::Entry { key, value, node } => {
+                if let Some((last, _)) = entries.last()
+                    && key.as_bytes() <= last.as_bytes()
+                {
+                    return Err(outside_gap(node, key.as_bytes()));
+                }
+                entries.push((key, value));
+            }
+            Piece::Subtree { .. } => {
+                let Some(result) = results.next() else {
+                    unreachable!("one result per subtree");
+                };
+                let (s, mut found) = result?;
+                stats.add(&s);
+                entries.append(&mut found);
+            }
+            Piece::Failed(e) => return Err(e),
+        }
+    }
+    Ok((stats, entries))
 }
 
-struct Walk<'f> {
-    stats: TreeStats,
+/// Part of the tree in key order, once its top is opened.
+enum Piece {
+    /// An entry of an opened node (`node` names that node in errors).
+    Entry { key: Key, value: Cid, node: Cid },
+    /// A subtree still to walk, and the layer its parent implies.
+    Subtree { cid: Cid, expected: Option<u8> },
+    /// A node of the top that did not verify.
+    Failed(MstError),
+}
+
+/// Open the tree level by level until at least `want` subtrees are left to walk (or none),
+/// or a node fails. Returns the counts of the opened nodes and the pieces in key order.
+fn open_top<S: BlockSource + ?Sized>(src: &S, root: &Cid, want: usize) -> (TreeStats, Vec<Piece>) {
+    let mut stats = TreeStats::default();
+    let mut pieces = vec![Piece::Subtree {
+        cid: *root,
+        expected: None,
+    }];
+    let mut node = FlatNode::default();
+    let walker = Walker::new(src, None);
+    loop {
+        let subtrees = pieces
+            .iter()
+            .filter(|p| matches!(p, Piece::Subtree { .. }))
+            .count();
+        let failed = pieces.iter().any(|p| matches!(p, Piece::Failed(_)));
+        if subtrees == 0 || subtrees >= want || failed {
+            break;
+        }
+        let mut next = Vec::with_capacity(pieces.len() * 4);
+        for piece in pieces {
+            let Piece::Subtree { cid, expected, .. } = piece else {
+                next.push(piece);
+                continue;
+            };
+            if let Err(e) = walker.load(&mut node, &cid, expected) {
+                next.push(Piece::Failed(e));
+                continue;
+            }
+            if expected.is_none() {
+                stats.root_layer = node.layer;
+            }
+            stats.count(&node);
+            let child = Some(node.layer.saturating_sub(1));
+            if let Some(l) = node.left {
+                next.push(Piece::Subtree {
+                    cid: l,
+                    expected: child,
+                });
+            }
+            for i in 0..node.len() {
+                next.push(Piece::Entry {
+                    key: Key::from_valid_bytes(node.key(i)),
+                    value: node.values[i],
+                    node: cid,
+                });
+                if let Some(r) = node.rights[i] {
+                    next.push(Piece::Subtree {
+                        cid: r,
+                        expected: child,
+                    });
+                }
+            }
+        }
+        pieces = next;
+    }
+    (stats, pieces)
+}
+
+type SubtreeResult = Result<(TreeStats, Vec<(Key, Cid)>), MstError>;
+
+/// Walk every [`Piece::Subtree`] of `pieces` on `workers` threads, taking subtrees in order
+/// from a shared counter; results in piece order. Once a subtree fails, later ones are
+/// skipped (their results could never be reported).
+fn walk_subtrees<S: SharedSource + ?Sized>(
+    src: &S,
+    pieces: &[Piece],
+    workers: usize,
+) -> Vec<SubtreeResult> {
+    // Each subtree with the entry just before it in key order (where its walk starts
+    // comparing): subtrees never follow one another directly.
+    let mut jobs: Vec<(usize, Option<usize>)> = Vec::new();
+    let mut last_entry = None;
+    for (i, p) in pieces.iter().enumerate() {
+        match p {
+            Piece::Entry { .. } => last_entry = Some(i),
+            Piece::Subtree { .. } => jobs.push((i, last_entry)),
+            Piece::Failed(_) => {}
+        }
+    }
+    let next = AtomicUsize::new(0);
+    let first_failed = AtomicUsize::new(usize::MAX);
+    let threads = workers.min(jobs.len()).max(1);
+    let per_thread = crate::par::run_all(vec![(); threads], |()| {
+        let view = src.view();
+        let mut done: Vec<(usize, SubtreeResult)> = Vec::new();
+        let mut walker = Walker::new(&view, None);
+        loop {
+            let j = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(i, after)) = jobs.get(j) else {
+                break;
+            };
+            if j > first_failed.load(Ordering::Relaxed) {
+                continue;
+            }
+            let Piece::Subtree { cid, expected } = &pieces[i] else {
+                continue;
+            };
+            walker.stats = TreeStats::default();
+            walker.prev.clear();
+            walker.first = true;
+            if let Some(Piece::Entry { key, .. }) = after.map(|a| &pieces[a]) {
+                walker.prev.extend_from_slice(key.as_bytes());
+                walker.first = false;
+            }
+            let mut found = Vec::new();
+            let result = walker
+                .node(cid, *expected, 0, &mut |key, cid| {
+                    found.push((Key::from_valid_bytes(key), *cid))
+                })
+                .map(|()| (walker.stats, found));
+            if result.is_err() {
+                first_failed.fetch_min(j, Ordering::Relaxed);
+            }
+            done.push((j, result));
+        }
+        done
+    });
+    let mut results: Vec<Option<SubtreeResult>> = (0..jobs.len()).map(|_| None).collect();
+    for (j, r) in per_thread.into_iter().flatten() {
+        results[j] = Some(r);
+    }
+    // Subtrees skipped after a failure come after it, so the join never reaches them.
+    results.into_iter().map_while(|r| r).collect()
+}
+
+/// The one-thread walk.
+struct Walker<'s, S: ?Sized> {
+    src: &'s S,
     /// Whether blocks must be hashed here (the source did not check them).
     rehash: bool,
-    /// The last key seen in key order (in-order traversal).
+    stats: TreeStats,
+    /// The last key emitted, in key order (valid whenever `first` is false).
     prev: Vec<u8>,
     first: bool,
-    on_entry: &'f mut dyn FnMut(Key, Cid),
+    /// Decoding buffers, one per depth.
+    scratch: Vec<FlatNode>,
 }
 
-impl Walk<'_> {
-    fn check_node<S: BlockSource + ?Sized>(
-        &mut self,
-        src: &S,
-        cid: &Cid,
-        expected: Option<u8>,
-    ) -> Result<(), MstError> {
-        let bytes = src
+fn outside_gap(node: Cid, key: &[u8]) -> MstError {
+    MstError::NotCanonical {
+        cid: Some(node),
+        key: Some(String::from_utf8_lossy(key).into_owned()),
+        reason: "key outside the gap its parent assigns",
+    }
+}
+
+impl<'s, S: BlockSource + ?Sized> Walker<'s, S> {
+    fn new(src: &'s S, prev: Option<&[u8]>) -> Walker<'s, S> {
+        Walker {
+            src,
+            rehash: !src.hashes_checked(),
+            stats: TreeStats::default(),
+            prev: prev.map(<[u8]>::to_vec).unwrap_or_default(),
+            first: prev.is_none(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Fetch, hash-check (if needed) and decode node `cid` into `node`.
+    fn load(&self, node: &mut FlatNode, cid: &Cid, expected: Option<u8>) -> Result<(), MstError> {
+        let bytes = self
+            .src
             .block(cid)
             .map_err(|source| MstError::Source { cid: *cid, source })?
             .ok_or(MstError::MissingBlock(*cid))?;
         if self.rehash && !cid.matches(&bytes) {
             return Err(MstError::HashMismatch(*cid));
         }
-        let node = node_from_bytes(&bytes, *cid, expected)?;
-        drop(bytes);
+        node.decode(&bytes, *cid, expected)
+    }
+
+    /// Walk the subtree at `cid` (at recursion `depth`), handing each entry to `out`.
+    fn node(
+        &mut self,
+        cid: &Cid,
+        expected: Option<u8>,
+        depth: usize,
+        out: &mut dyn FnMut(&[u8], &Cid),
+    ) -> Result<(), MstError> {
+        if self.scratch.len() <= depth {
+            self.scratch.resize_with(depth + 1, FlatNode::default);
+        }
+        let mut node = std::mem::take(&mut self.scratch[depth]);
+        let result = self.node_in(&mut node, cid, expected, depth, out);
+        self.scratch[depth] = node;
+        result
+    }
+
+    fn node_in(
+        &mut self,
+        node: &mut FlatNode,
+        cid: &Cid,
+        expected: Option<u8>,
+        depth: usize,
+        out: &mut dyn FnMut(&[u8], &Cid),
+    ) -> Result<(), MstError> {
+        self.load(node, cid, expected)?;
         if expected.is_none() {
             self.stats.root_layer = node.layer;
         }
-        self.stats.nodes += 1;
-        self.stats.entries += node.entries.len();
-        self.stats.max_node_entries = self.stats.max_node_entries.max(node.entries.len());
-        let child_layer = Some(node.child_layer());
+        self.stats.count(node);
+        let child = Some(node.layer.saturating_sub(1));
         // Every key must lie strictly inside the gap its parent assigns. Visiting keys in
         // order (left subtree, entry, right subtree, ...) and requiring each to exceed the
         // previous one is the same rule: a subtree's keys come out between the two parent
         // keys around its gap, so any key outside the gap breaks the ascending order.
-        if let Link::Stub(c) = &node.left {
-            self.check_node(src, c, child_layer)?;
+        if let Some(l) = node.left {
+            self.node(&l, child, depth + 1, out)?;
         }
-        for e in node.entries {
-            if !self.first && e.key.as_bytes() <= self.prev.as_slice() {
-                return Err(MstError::NotCanonical {
-                    cid: Some(*cid),
-                    key: Some(e.key.to_string()),
-                    reason: "key outside the gap its parent assigns",
-                });
+        let n = node.len();
+        for i in 0..n {
+            let key = node.key(i);
+            // After an entry with no right subtree the last key out is that entry's, which
+            // the decoder already found smaller.
+            let compare = i == 0 || node.rights[i - 1].is_some();
+            if compare && !self.first && key <= self.prev.as_slice() {
+                return Err(outside_gap(*cid, key));
             }
             self.first = false;
-            self.prev.clear();
-            self.prev.extend_from_slice(e.key.as_bytes());
-            let right = e.right;
-            (self.on_entry)(e.key, e.value);
-            if let Link::Stub(c) = &right {
-                self.check_node(src, c, child_layer)?;
+            out(key, &node.values[i]);
+            if let Some(r) = node.rights[i] {
+                self.prev.clear();
+                self.prev.extend_from_slice(key);
+                self.node(&r, child, depth + 1, out)?;
             }
+        }
+        if n > 0 && node.rights[n - 1].is_none() {
+            self.prev.clear();
+            self.prev.extend_from_slice(node.key(n - 1));
         }
         Ok(())
     }
