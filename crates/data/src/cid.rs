@@ -75,6 +75,7 @@ impl Cid {
     }
 
     /// A CID from a codec and a sha2-256 digest.
+    #[inline]
     pub fn from_digest(codec: Codec, digest: [u8; 32]) -> Cid {
         let mut bytes = [0u8; CID_LEN];
         bytes[0] = 0x01;
@@ -121,6 +122,7 @@ impl Cid {
     }
 
     /// The binary form (36 bytes).
+    #[inline]
     pub fn as_bytes(&self) -> &[u8; CID_LEN] {
         &self.bytes
     }
@@ -135,6 +137,7 @@ impl Cid {
     }
 
     /// The sha2-256 digest.
+    #[inline]
     pub fn digest(&self) -> &[u8; 32] {
         self.bytes[4..]
             .try_into()

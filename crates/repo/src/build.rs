@@ -5,8 +5,8 @@
 //! records are at hand and no tree is kept. On several threads the records are hashed in
 //! runs; the tree is cut below a layer high enough to leave a few independent subtrees per
 //! thread (the keys between two keys of that layer or above form one subtree, whatever the
-//! rest of the tree), those subtrees are built in parallel while one thread copies the
-//! records into place, and the few nodes above them are built last. The blocks are exactly
+//! rest of the tree), those subtrees are built in parallel, and the few nodes above them are built
+//! last. Each record is written into its place in the file by the thread that hashes it. The blocks are exactly
 //! those of [`Mst::build_root`](crate::mst::Mst::build_root).
 //!
 //! Block order in the file: the commit, the records in key order, then the MST nodes, each
@@ -22,7 +22,7 @@ use aerie_crypto::SigningKey;
 use aerie_data::Cid;
 use aerie_syntax::{Did, Tid};
 
-use crate::car::{header_len, push_header, push_section, section_len};
+use crate::car::{header_len, push_header, push_section, put_section, section_len};
 use crate::commit::{Commit, UnsignedCommit};
 use crate::mst::{Builder, Key, MstError, layer_of};
 
@@ -80,7 +80,6 @@ impl RepoCarWriter {
             .map(|(_, b)| section_len(b.as_ref().len()))
             .sum();
         let workers = crate::par::workers(threads, record_bytes);
-        self.hash_records(records, workers)?;
 
         // The header and commit have a known size before the root is known: leave room.
         let mut unsigned = UnsignedCommit {
@@ -90,12 +89,18 @@ impl RepoCarWriter {
             prev: None,
         };
         let prefix = header_len(&[unsigned.data]) + section_len(unsigned.signed_len());
-        out.clear();
-        // Nodes take about 90 bytes per record.
-        out.reserve(prefix + record_bytes + records.len() * 96);
-        out.resize(prefix, 0);
-
-        let root = self.build_tree_and_copy(records, out, workers)?;
+        // Every byte up to the end of the records is written below, so a reused buffer keeps
+        // its old bytes until then rather than being zeroed first.
+        let sized = prefix + record_bytes;
+        if out.len() >= sized {
+            out.truncate(sized);
+        } else {
+            // Nodes take about 90 bytes per record.
+            out.reserve(sized + records.len() * 96 - out.len());
+            out.resize(sized, 0);
+        }
+        self.hash_records(records, &mut out[prefix..], workers)?;
+        let root = self.build_tree(records, workers)?;
         // Each subtree's nodes, then the top nodes completed when the key after it came in:
         // the order a one-thread build emits them in, so the file does not depend on the
         // thread count.
@@ -120,7 +125,12 @@ impl RepoCarWriter {
 
     /// Each record's CID and each key's layer, in runs over `workers` threads; also checks
     /// that keys strictly ascend.
-    fn hash_records<K, B>(&mut self, records: &[(K, B)], workers: usize) -> Result<(), MstError>
+    fn hash_records<K, B>(
+        &mut self,
+        records: &[(K, B)],
+        mut sections: &mut [u8],
+        workers: usize,
+    ) -> Result<(), MstError>
     where
         K: Borrow<Key> + Sync,
         B: AsRef<[u8]> + Sync,
@@ -132,14 +142,23 @@ impl RepoCarWriter {
         self.layers.clear();
         self.layers.resize(n, 0);
         let per_run = n.div_ceil(workers.max(1)).max(1);
-        let runs: Vec<_> = self
+        let mut runs = Vec::with_capacity(workers);
+        for (i, (c, l)) in self
             .cids
             .chunks_mut(per_run)
             .zip(self.layers.chunks_mut(per_run))
             .enumerate()
-            .map(|(i, (c, l))| (i * per_run, c, l))
-            .collect();
-        let results = crate::par::run_all(runs, |(first, cids, layers)| {
+        {
+            let first = i * per_run;
+            let len: usize = records[first..first + c.len()]
+                .iter()
+                .map(|(_, b)| section_len(b.as_ref().len()))
+                .sum();
+            let (mine, rest) = std::mem::take(&mut sections).split_at_mut(len);
+            sections = rest;
+            runs.push((first, c, l, mine));
+        }
+        let results = crate::par::run_all(runs, |(first, cids, layers, mut dst)| {
             for (i, (cid, layer)) in cids.iter_mut().zip(layers.iter_mut()).enumerate() {
                 let (key, bytes) = &records[first + i];
                 let key = key.borrow();
@@ -151,6 +170,8 @@ impl RepoCarWriter {
                     });
                 }
                 *cid = Cid::for_cbor(bytes.as_ref());
+                let used = put_section(dst, cid, bytes.as_ref());
+                dst = &mut dst[used..];
                 *layer = layer_of(key.as_bytes());
             }
             Ok(())
@@ -158,33 +179,21 @@ impl RepoCarWriter {
         results.into_iter().collect()
     }
 
-    /// Build the tree into `self.nodes` while the record sections are appended to `out`;
-    /// returns the root.
-    fn build_tree_and_copy<K, B>(
-        &mut self,
-        records: &[(K, B)],
-        out: &mut Vec<u8>,
-        workers: usize,
-    ) -> Result<Cid, MstError>
+    /// Build the tree into `self.nodes`; returns the root.
+    fn build_tree<K, B>(&mut self, records: &[(K, B)], workers: usize) -> Result<Cid, MstError>
     where
         K: Borrow<Key> + Sync,
         B: AsRef<[u8]> + Sync,
     {
         let (cids, layers) = (&self.cids, &self.layers);
-        let copy = |out: &mut Vec<u8>| {
-            for ((_, bytes), cid) in records.iter().zip(cids) {
-                push_section(out, cid, bytes.as_ref());
-            }
-        };
         let split = split_layer(layers, workers);
         let Some(split) = split.filter(|_| workers > 1 && records.len() >= PARALLEL_MIN_RECORDS)
         else {
-            copy(out);
             self.top_marks.clear();
             self.nodes.resize_with(1, Vec::new);
             let nodes = &mut self.nodes[0];
             nodes.clear();
-            let mut b = Builder::new();
+            let mut b = Builder::presorted();
             let sink = &mut |c: &Cid, bytes: &[u8]| push_section(nodes, c, bytes);
             for (i, (key, _)) in records.iter().enumerate() {
                 b.push(key.borrow(), cids[i], layers[i], sink)?;
@@ -199,19 +208,11 @@ impl RepoCarWriter {
         let gap_nodes: Vec<Mutex<&mut Vec<u8>>> = gap_nodes.iter_mut().map(Mutex::new).collect();
         type GapRoot = Result<Option<Cid>, MstError>;
         let gap_roots: Vec<Mutex<GapRoot>> = (0..gaps).map(|_| Mutex::new(Ok(None))).collect();
-        let out = Mutex::new(out);
-        // Job 0 copies the records; job 1 + g builds gap g.
         let next = AtomicUsize::new(0);
         let below = usize::from(split) - 1;
         crate::par::run_all(vec![(); workers], |()| {
             loop {
-                let job = next.fetch_add(1, Ordering::Relaxed);
-                if job == 0 {
-                    let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
-                    copy(&mut out);
-                    continue;
-                }
-                let g = job - 1;
+                let g = next.fetch_add(1, Ordering::Relaxed);
                 if g >= gaps {
                     break;
                 }
@@ -220,7 +221,7 @@ impl RepoCarWriter {
                 let mut nodes = gap_nodes[g].lock().unwrap_or_else(|p| p.into_inner());
                 nodes.clear();
                 let sink = &mut |c: &Cid, bytes: &[u8]| push_section(&mut nodes, c, bytes);
-                let mut b = Builder::new();
+                let mut b = Builder::presorted();
                 let built = (lo..hi)
                     .try_for_each(|i| b.push(records[i].0.borrow(), cids[i], layers[i], sink))
                     .map(|()| b.finish_subtree(below, sink));
@@ -230,7 +231,7 @@ impl RepoCarWriter {
         let top_nodes = &mut top_nodes[0];
         top_nodes.clear();
         self.top_marks.clear();
-        let mut b = Builder::new();
+        let mut b = Builder::presorted();
         // Errors surface in key order: a gap's before the key after it.
         for (g, root) in gap_roots.into_iter().enumerate() {
             let sink = &mut |c: &Cid, bytes: &[u8]| push_section(top_nodes, c, bytes);

@@ -502,6 +502,9 @@ pub(crate) struct SliceIndex<'a> {
     bytes: &'a [u8],
     /// Distinct blocks in file order.
     order: Vec<Placed>,
+    /// Their CIDs, copied out of the input while it was read: lookups compare these dense
+    /// copies instead of reaching into the input for each candidate (a cache miss each).
+    cids: Vec<[u8; CID_LEN]>,
     /// Open addressing, linear probing: positions in `order`, [`EMPTY_SLOT`] when free.
     /// The length is a power of two, at least twice `order.len()`.
     table: Vec<u32>,
@@ -554,12 +557,14 @@ impl<'a> SliceIndex<'a> {
         bytes: &'a [u8],
         key: u64,
         mut found: Vec<Placed>,
+        mut cids: Vec<[u8; CID_LEN]>,
         states: &mut Vec<u8>,
     ) -> (SliceIndex<'a>, u64) {
         let mut index = SliceIndex {
             bytes,
             key,
             order: Vec::new(),
+            cids: Vec::new(),
             table: vec![EMPTY_SLOT; (found.len() * 2).next_power_of_two().max(16)],
         };
         let mask = index.table.len() - 1;
@@ -568,16 +573,13 @@ impl<'a> SliceIndex<'a> {
         let mut kept = 0usize;
         for i in 0..found.len() {
             let p = found[i];
-            let cid = bytes.get(p.start.saturating_sub(CID_LEN)..p.start);
             let mut slot = p.hash as usize & mask;
             let repeat = loop {
                 match index.table[slot] {
                     EMPTY_SLOT => break false,
                     pos => {
                         let q = found[pos as usize];
-                        if q.hash == p.hash
-                            && bytes.get(q.start.saturating_sub(CID_LEN)..q.start) == cid
-                        {
+                        if q.hash == p.hash && cids[pos as usize] == cids[i] {
                             break true;
                         }
                         slot = (slot + 1) & mask;
@@ -589,6 +591,7 @@ impl<'a> SliceIndex<'a> {
                 // `read_car_slice`.
                 index.table[slot] = kept as u32;
                 found[kept] = p;
+                cids[kept] = cids[i];
                 if let Some(&s) = states.get(i) {
                     states[kept] = s;
                 }
@@ -597,18 +600,16 @@ impl<'a> SliceIndex<'a> {
         }
         let repeats = (found.len() - kept) as u64;
         found.truncate(kept);
+        cids.truncate(kept);
         states.truncate(kept);
         index.order = found;
+        index.cids = cids;
         (index, repeats)
     }
 
     /// The CID stored before block `pos`.
-    fn cid_at(&self, pos: usize) -> Option<&'a [u8; CID_LEN]> {
-        let start = self.order.get(pos)?.start;
-        self.bytes
-            .get(start.checked_sub(CID_LEN)?..start)?
-            .try_into()
-            .ok()
+    fn cid_at(&self, pos: usize) -> Option<&[u8; CID_LEN]> {
+        self.cids.get(pos)
     }
 
     /// Whether block `pos` has CID `cid` (whose hash is `hash`). Fixed-size arrays compare
@@ -843,7 +844,7 @@ pub(crate) fn read_car_slice_with(
         });
     }
     let mut states = all.states;
-    let (index, duplicate_blocks) = SliceIndex::build(bytes, key, all.found, &mut states);
+    let (index, duplicate_blocks) = SliceIndex::build(bytes, key, all.found, all.cids, &mut states);
     Ok((
         SliceContents {
             roots,
@@ -862,6 +863,7 @@ struct Region {
     /// Offset just past its last section: the next section's start (or the end of input).
     stop: usize,
     found: Vec<Placed>,
+    cids: Vec<[u8; CID_LEN]>,
     states: Vec<u8>,
     /// The fault that ended it early.
     fault: Option<Error>,
@@ -888,6 +890,7 @@ impl Region {
             start,
             stop: start,
             found: Vec::with_capacity((bound.saturating_sub(start)) / 256),
+            cids: Vec::with_capacity((bound.saturating_sub(start)) / 256),
             states: Vec::new(),
             fault: None,
         };
@@ -943,6 +946,9 @@ impl Region {
                 region.states.push(record_check(data));
             }
             reader.pos = placed.start + placed.len as usize;
+            let mut cid = [0u8; CID_LEN];
+            cid.copy_from_slice(&bytes[placed.start - CID_LEN..placed.start]);
+            region.cids.push(cid);
             region.found.push(placed);
         }
         region.stop = reader.pos;
@@ -952,6 +958,7 @@ impl Region {
     /// Add the region that starts where this one stops.
     fn append(&mut self, mut next: Region) {
         self.found.append(&mut next.found);
+        self.cids.append(&mut next.cids);
         self.states.append(&mut next.states);
         self.stop = next.stop;
         self.fault = next.fault;
@@ -1306,6 +1313,25 @@ pub fn push_section(out: &mut Vec<u8>, cid: &Cid, data: &[u8]) {
     put_varint(out, (CID_LEN + data.len()) as u64);
     out.extend_from_slice(cid.as_bytes());
     out.extend_from_slice(data);
+}
+
+/// Write one section at the start of `dst`, which must hold at least
+/// [`section_len`]`(data.len())` bytes (it panics otherwise, like slice indexing); returns
+/// the bytes written. For writers that fill a pre-sized buffer from several threads.
+pub fn put_section(dst: &mut [u8], cid: &Cid, data: &[u8]) -> usize {
+    let mut v = (CID_LEN + data.len()) as u64;
+    let mut n = 0;
+    while v >= 0x80 {
+        dst[n] = (v as u8 & 0x7f) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    dst[n] = v as u8;
+    n += 1;
+    dst[n..n + CID_LEN].copy_from_slice(cid.as_bytes());
+    n += CID_LEN;
+    dst[n..n + data.len()].copy_from_slice(data);
+    n + data.len()
 }
 
 /// Exact size of the section `write_block` emits for a block of `len` bytes.

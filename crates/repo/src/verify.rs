@@ -220,7 +220,12 @@ fn verify_blocks<B: BlockSource + FindBlock>(
     };
 
     let workers = crate::par::workers(options.threads, bytes as usize);
-    let (stats, entries) = verify_tree_entries(blocks.shared(), commit.data(), workers)?;
+    let (stats, entries) = verify_tree_entries(
+        blocks.shared(),
+        commit.data(),
+        workers,
+        blocks.block_count(),
+    )?;
     let (distinct_records, per_collection) = check_records(
         blocks.shared(),
         blocks.block_count(),

@@ -26,6 +26,7 @@ impl Writer {
     }
 
     /// The bytes written so far.
+    #[inline]
     pub fn as_slice(&self) -> &[u8] {
         &self.buf
     }
@@ -36,11 +37,13 @@ impl Writer {
     }
 
     /// Forget everything written, keeping the allocation.
+    #[inline]
     pub fn clear(&mut self) {
         self.buf.clear();
     }
 
     /// Write a major type with its argument in shortest form.
+    #[inline]
     fn head(&mut self, major: u8, arg: u64) {
         let m = major << 5;
         if arg < 24 {
@@ -60,6 +63,7 @@ impl Writer {
     }
 
     /// An unsigned integer.
+    #[inline]
     pub fn uint(&mut self, v: u64) -> &mut Self {
         self.head(0, v);
         self
@@ -77,6 +81,7 @@ impl Writer {
     }
 
     /// A text string.
+    #[inline]
     pub fn text(&mut self, s: &str) -> &mut Self {
         self.head(3, s.len() as u64);
         self.buf.extend_from_slice(s.as_bytes());
@@ -84,6 +89,7 @@ impl Writer {
     }
 
     /// A byte string.
+    #[inline]
     pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
         self.head(2, b.len() as u64);
         self.buf.extend_from_slice(b);
@@ -91,12 +97,14 @@ impl Writer {
     }
 
     /// The head of an array of `len` items; write the items next.
+    #[inline]
     pub fn array(&mut self, len: usize) -> &mut Self {
         self.head(4, len as u64);
         self
     }
 
     /// The head of a map of `len` pairs; write key, value, key, value... in canonical order.
+    #[inline]
     pub fn map(&mut self, len: usize) -> &mut Self {
         self.head(5, len as u64);
         self
@@ -109,12 +117,14 @@ impl Writer {
     }
 
     /// `null`.
+    #[inline]
     pub fn null(&mut self) -> &mut Self {
         self.buf.push(0xf6);
         self
     }
 
     /// A CID link: tag 42 over a byte string of 0x00 followed by the binary CID.
+    #[inline]
     pub fn link(&mut self, cid: &Cid) -> &mut Self {
         // d8 2a = tag(42); 58 25 = bytes(37)
         self.buf.extend_from_slice(&[0xd8, 0x2a, 0x58, 0x25, 0x00]);
@@ -123,6 +133,7 @@ impl Writer {
     }
 
     /// A link, or `null` when absent.
+    #[inline]
     pub fn opt_link(&mut self, cid: Option<&Cid>) -> &mut Self {
         match cid {
             Some(c) => self.link(c),
@@ -131,6 +142,7 @@ impl Writer {
     }
 
     /// Append bytes that already are one canonical item.
+    #[inline]
     pub fn raw(&mut self, item: &[u8]) -> &mut Self {
         self.buf.extend_from_slice(item);
         self

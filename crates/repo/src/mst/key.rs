@@ -36,7 +36,11 @@ impl Key {
     /// that checked them).
     pub(crate) fn from_valid_bytes(b: &[u8]) -> Key {
         debug_assert!(is_valid_key(b));
-        Key(String::from_utf8_lossy(b).into())
+        // Valid keys are ASCII, so the first arm is the only one taken.
+        match std::str::from_utf8(b) {
+            Ok(s) => Key(s.into()),
+            Err(_) => Key(String::from_utf8_lossy(b).into()),
+        }
     }
 
     /// Build `collection/rkey` from its parts.
@@ -209,7 +213,22 @@ pub fn layer_of(key: &[u8]) -> u8 {
 
 /// Length of the common prefix of two byte strings (the `p` of prefix compression).
 pub fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+    // Eight bytes at a time: the first differing bit of the XOR marks the first differing
+    // byte (little-endian, so counting from the low end).
+    let word = |c: &[u8]| <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes);
+    let mut same = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let d = word(x) ^ word(y);
+        if d != 0 {
+            return same + (d.trailing_zeros() / 8) as usize;
+        }
+        same += 8;
+    }
+    same + a[same..]
+        .iter()
+        .zip(&b[same..])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 #[cfg(test)]
@@ -242,6 +261,28 @@ mod tests {
                     reference_layer(&key),
                     "len {len} seed {seed}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn common_prefix_len_matches_the_bytewise_definition() {
+        let bytewise = |a: &[u8], b: &[u8]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        let base: Vec<u8> = (0..40u8).collect();
+        for len_a in [0usize, 1, 7, 8, 9, 16, 17, 40] {
+            for len_b in [0usize, 3, 8, 15, 16, 24, 40] {
+                for flip in 0..40usize {
+                    let a = &base[..len_a];
+                    let mut b = base[..len_b].to_vec();
+                    if let Some(x) = b.get_mut(flip) {
+                        *x ^= 0x10;
+                    }
+                    assert_eq!(
+                        common_prefix_len(a, &b),
+                        bytewise(a, &b),
+                        "{len_a} {len_b} {flip}"
+                    );
+                }
             }
         }
     }

@@ -794,6 +794,8 @@ pub(crate) struct Builder<K> {
     /// Whether any key has been pushed (the previous key is then the last entry of the
     /// node at `last_layer`).
     last_layer: Option<usize>,
+    /// Whether to check that keys ascend (not when the caller already has).
+    check_order: bool,
 }
 
 struct Open<K> {
@@ -817,6 +819,15 @@ impl<K: Borrow<Key>> Builder<K> {
             stack: Vec::new(),
             w: Writer::with_capacity(1024),
             last_layer: None,
+            check_order: true,
+        }
+    }
+
+    /// A builder for keys the caller has already checked to be strictly ascending.
+    pub(crate) fn presorted() -> Builder<K> {
+        Builder {
+            check_order: false,
+            ..Builder::new()
         }
     }
 
@@ -828,7 +839,7 @@ impl<K: Borrow<Key>> Builder<K> {
         layer: u8,
         sink: &mut dyn FnMut(&Cid, &[u8]),
     ) -> Result<(), MstError> {
-        if let Some(l) = self.last_layer {
+        if let Some(l) = self.last_layer.filter(|_| self.check_order) {
             let prev = self.stack[l]
                 .entries
                 .last()

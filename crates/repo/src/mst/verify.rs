@@ -70,13 +70,17 @@ pub(crate) trait SharedSource: Sync {
     fn view(&self) -> Self::View<'_>;
 }
 
-/// [`verify_tree`] collecting every entry in key order, on up to `workers` threads.
+/// [`verify_tree`] collecting every entry in key order, on up to `workers` threads;
+/// `capacity` is a guess at the entry count.
 pub(crate) fn verify_tree_entries<S: SharedSource + ?Sized>(
     src: &S,
     root: &Cid,
     workers: usize,
+    capacity: usize,
 ) -> Result<(TreeStats, Vec<(Key, Cid)>), MstError> {
-    let mut entries = Vec::new();
+    // Every entry names a record block, so the caller's block count bounds the entry count
+    // (unless records repeat): reserving it avoids regrowing the largest vector of the walk.
+    let mut entries = Vec::with_capacity(capacity);
     if workers <= 1 {
         let view = src.view();
         let mut walker = Walker::new(&view, None);
