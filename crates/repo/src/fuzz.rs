@@ -33,6 +33,13 @@ pub fn cbor_decode(data: &[u8]) {
         skipped.is_ok(),
         "decode ({decoded:?}) and Reader::skip ({skipped:?}) disagree"
     );
+    // The validator's fast path must never accept what the reader refuses, and its answer
+    // (fast path or reader) must be the reader's, error included.
+    assert_eq!(
+        format!("{skipped:?}"),
+        format!("{:?}", drisl::validate(data)),
+        "drisl::validate and Reader::skip disagree"
+    );
 }
 
 /// The CAR reader over the input, with small limits so big declared sizes are exercised;

@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use aerie_crypto::SigningKey;
 use aerie_data::Cid;
-use aerie_data::drisl::Reader;
 use aerie_syntax::{Did, Tid};
 
 use crate::Error;
@@ -134,12 +133,10 @@ pub struct Repo {
 
 /// Check that `bytes` are one canonical DRISL map, as records must be.
 pub(crate) fn check_record(bytes: &[u8]) -> Result<(), String> {
-    let mut r = Reader::new(bytes);
     if bytes.first().map(|b| b >> 5) != Some(5) {
         return Err("record is not a map".into());
     }
-    r.skip().map_err(|e| e.to_string())?;
-    r.finish().map_err(|e| e.to_string())
+    aerie_data::drisl::validate(bytes).map_err(|e| e.to_string())
 }
 
 impl Repo {

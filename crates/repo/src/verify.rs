@@ -24,7 +24,7 @@ use crate::car::{
     CarBlocks, CarContents, SliceBlocks, SliceIndex, read_car, read_car_slice_with, record_state,
 };
 use crate::commit::Commit;
-use crate::mst::{BlockSource, Key, SharedSource, verify_tree_entries};
+use crate::mst::{BlockSource, Entries, Key, SharedSource, verify_tree_entries};
 
 /// What [`verify_car`] checks beyond the structure.
 #[derive(Debug, Clone, Default)]
@@ -93,7 +93,7 @@ pub struct Verified<B = CarBlocks> {
     /// Every block of the file.
     pub blocks: B,
     /// Every record path and CID, sorted by path.
-    pub entries: Vec<(Key, Cid)>,
+    pub entries: Entries,
 }
 
 /// One record of a verified repository.
@@ -111,10 +111,11 @@ impl<B: BlockSource> Verified<B> {
     /// The records in path order, decoded.
     pub fn records(&self) -> impl Iterator<Item = Result<Record, Error>> + '_ {
         self.entries.iter().map(|(path, cid)| {
+            let path = path.to_key();
             let bytes = record_block(&self.blocks, cid)?;
-            let value = decode_record(path, cid, &bytes)?;
+            let value = decode_record(&path, cid, &bytes)?;
             Ok(Record {
-                path: path.clone(),
+                path,
                 cid: *cid,
                 value,
             })
@@ -267,7 +268,7 @@ fn verify_blocks<B: BlockSource + FindBlock>(
 fn check_records<R: RecordSource + ?Sized>(
     src: &R,
     block_count: usize,
-    entries: &[(Key, Cid)],
+    entries: &Entries,
     states: &[u8],
     workers: usize,
 ) -> Result<(u64, BTreeMap<String, u64>), Error> {
@@ -276,13 +277,13 @@ fn check_records<R: RecordSource + ?Sized>(
         .map(|_| AtomicU64::new(0))
         .collect();
     let per_run = entries.len().div_ceil(workers.max(1)).max(1);
-    let runs = crate::par::run_all(entries.chunks(per_run).collect(), |part| {
+    let runs = crate::par::run_all(entries.runs(per_run).collect(), |part| {
         let cursor = Cell::new(0);
         let mut distinct = 0u64;
         // Entries are sorted by path, so each collection's records are consecutive: count a
         // run of them, then note it once.
         let mut counts: Vec<(&str, u64)> = Vec::new();
-        for (path, cid) in part {
+        for (path, cid) in part.filter_map(|i| entries.get(i)) {
             let (bytes, id) = src.find_from(cid, &cursor).ok_or(Error::MissingBlock {
                 cid: *cid,
                 what: "record",

@@ -18,6 +18,7 @@ mod encode;
 mod error;
 mod limits;
 mod reader;
+mod validate;
 mod writer;
 
 pub use decode::{decode, decode_prefix, decode_prefix_with, decode_with};
@@ -25,4 +26,5 @@ pub use encode::{encode, encode_into};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use limits::Limits;
 pub use reader::{ItemType, Reader, canonical_key_order};
+pub use validate::validate;
 pub use writer::Writer;

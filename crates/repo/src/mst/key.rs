@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use aerie_data::Cid;
 use sha2::{Digest, Sha256};
 
 use super::MstError;
@@ -101,6 +102,159 @@ impl std::str::FromStr for Key {
 impl AsRef<str> for Key {
     fn as_ref(&self) -> &str {
         &self.0
+    }
+}
+
+/// A key borrowed from an [`Entries`] list: the accessors of [`Key`] without owning it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyRef<'a>(&'a str);
+
+impl<'a> KeyRef<'a> {
+    /// The key as text.
+    pub fn as_str(&self) -> &'a str {
+        self.0
+    }
+
+    /// The key as bytes.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.0.as_bytes()
+    }
+
+    /// The collection segment (before the `/`).
+    pub fn collection(&self) -> &'a str {
+        self.0.split_once('/').map_or("", |(c, _)| c)
+    }
+
+    /// The record key segment (after the `/`).
+    pub fn rkey(&self) -> &'a str {
+        self.0.split_once('/').map_or("", |(_, r)| r)
+    }
+
+    /// An owned copy.
+    pub fn to_key(&self) -> Key {
+        Key(self.0.into())
+    }
+}
+
+impl fmt::Display for KeyRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl fmt::Debug for KeyRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({:?})", self.0)
+    }
+}
+
+impl PartialEq<Key> for KeyRef<'_> {
+    fn eq(&self, other: &Key) -> bool {
+        self.0 == other.as_str()
+    }
+}
+
+/// The entries of a tree in key order: keys end to end in one string, with their record
+/// CIDs. A verified 100k-record repository holds them in three allocations instead of one
+/// per key.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Entries {
+    keys: String,
+    /// End of each key in `keys`.
+    ends: Vec<u32>,
+    cids: Vec<Cid>,
+}
+
+impl Entries {
+    /// No entries, with room for `n`.
+    pub fn with_capacity(n: usize) -> Entries {
+        Entries {
+            keys: String::with_capacity(n * 32),
+            ends: Vec::with_capacity(n),
+            cids: Vec::with_capacity(n),
+        }
+    }
+
+    /// Append an entry (the caller keeps keys ascending).
+    pub fn push(&mut self, key: &Key, cid: Cid) {
+        self.push_str(key.as_str(), cid);
+    }
+
+    /// Append a key given as bytes already known valid (ASCII).
+    pub(crate) fn push_valid(&mut self, key: &[u8], cid: Cid) {
+        debug_assert!(is_valid_key(key));
+        match std::str::from_utf8(key) {
+            Ok(s) => self.push_str(s, cid),
+            Err(_) => self.push_str(&String::from_utf8_lossy(key), cid),
+        }
+    }
+
+    fn push_str(&mut self, key: &str, cid: Cid) {
+        self.keys.push_str(key);
+        // Key text stays far below 4 GiB: every key costs at least a 37-byte section.
+        self.ends.push(self.keys.len() as u32);
+        self.cids.push(cid);
+    }
+
+    /// Append every entry of `other`.
+    pub(crate) fn append(&mut self, other: &Entries) {
+        let base = self.keys.len() as u32;
+        self.keys.push_str(&other.keys);
+        self.ends.extend(other.ends.iter().map(|e| e + base));
+        self.cids.extend_from_slice(&other.cids);
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.cids.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.cids.is_empty()
+    }
+
+    /// Entry `i`.
+    pub fn get(&self, i: usize) -> Option<(KeyRef<'_>, &Cid)> {
+        let end = *self.ends.get(i)? as usize;
+        let start = i.checked_sub(1).map_or(0, |j| self.ends[j] as usize);
+        Some((KeyRef(self.keys.get(start..end)?), self.cids.get(i)?))
+    }
+
+    /// The last entry.
+    pub fn last(&self) -> Option<(KeyRef<'_>, &Cid)> {
+        self.get(self.len().checked_sub(1)?)
+    }
+
+    /// Every entry in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (KeyRef<'_>, &Cid)> + '_ {
+        (0..self.len()).map(move |i| {
+            let start = i.checked_sub(1).map_or(0, |j| self.ends[j] as usize);
+            let end = self.ends[i] as usize;
+            (KeyRef(&self.keys[start..end]), &self.cids[i])
+        })
+    }
+
+    /// Contiguous runs of at most `n` entries each (for splitting work between threads).
+    pub(crate) fn runs(&self, n: usize) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let n = n.max(1);
+        (0..self.len())
+            .step_by(n)
+            .map(move |a| a..(a + n).min(self.len()))
+    }
+}
+
+impl fmt::Debug for Entries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a Entries {
+    type Item = (KeyRef<'a>, &'a Cid);
+    type IntoIter = Box<dyn ExactSizeIterator<Item = (KeyRef<'a>, &'a Cid)> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
     }
 }
 

@@ -138,7 +138,7 @@ pub use blocks::{BlockSource, MemoryBlocks, NoBlocks};
 pub use codec::{EntryData, NodeData};
 pub use diff::{Diff, DiffOp};
 pub use error::{MstError, SourceError};
-pub use key::{Key, MAX_KEY_LEN, common_prefix_len, layer_of};
+pub use key::{Entries, Key, KeyRef, MAX_KEY_LEN, common_prefix_len, layer_of};
 pub use list::Order;
 pub use proof::{Action, RecordOp, verify_proof};
 pub(crate) use tree::Builder;

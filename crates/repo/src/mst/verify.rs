@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aerie_data::Cid;
 
 use super::codec::FlatNode;
-use super::{BlockSource, Key, MstError};
+use super::{BlockSource, Entries, Key, MstError};
 
 /// Counts from a verified tree.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,16 +77,14 @@ pub(crate) fn verify_tree_entries<S: SharedSource + ?Sized>(
     root: &Cid,
     workers: usize,
     capacity: usize,
-) -> Result<(TreeStats, Vec<(Key, Cid)>), MstError> {
+) -> Result<(TreeStats, Entries), MstError> {
     // Every entry names a record block, so the caller's block count bounds the entry count
     // (unless records repeat): reserving it avoids regrowing the largest vector of the walk.
-    let mut entries = Vec::with_capacity(capacity);
+    let mut entries = Entries::with_capacity(capacity);
     if workers <= 1 {
         let view = src.view();
         let mut walker = Walker::new(&view, None);
-        walker.node(root, None, 0, &mut |key, cid| {
-            entries.push((Key::from_valid_bytes(key), *cid))
-        })?;
+        walker.node(root, None, 0, &mut |key, cid| entries.push_valid(key, *cid))?;
         return Ok((walker.stats, entries));
     }
     let view = src.view();
@@ -104,15 +102,15 @@ pub(crate) fn verify_tree_entries<S: SharedSource + ?Sized>(
                 {
                     return Err(outside_gap(node, key.as_bytes()));
                 }
-                entries.push((key, value));
+                entries.push(&key, value);
             }
             Piece::Subtree { .. } => {
                 let Some(result) = results.next() else {
                     unreachable!("one result per subtree");
                 };
-                let (s, mut found) = result?;
+                let (s, found) = result?;
                 stats.add(&s);
-                entries.append(&mut found);
+                entries.append(&found);
             }
             Piece::Failed(e) => return Err(e),
         }
@@ -189,7 +187,7 @@ fn open_top<S: BlockSource + ?Sized>(src: &S, root: &Cid, want: usize) -> (TreeS
     (stats, pieces)
 }
 
-type SubtreeResult = Result<(TreeStats, Vec<(Key, Cid)>), MstError>;
+type SubtreeResult = Result<(TreeStats, Entries), MstError>;
 
 /// Walk every [`Piece::Subtree`] of `pieces` on `workers` threads, taking subtrees in order
 /// from a shared counter; results in piece order. Once a subtree fails, later ones are
@@ -235,10 +233,10 @@ fn walk_subtrees<S: SharedSource + ?Sized>(
                 walker.prev.extend_from_slice(key.as_bytes());
                 walker.first = false;
             }
-            let mut found = Vec::new();
+            let mut found = Entries::default();
             let result = walker
                 .node(cid, *expected, 0, &mut |key, cid| {
-                    found.push((Key::from_valid_bytes(key), *cid))
+                    found.push_valid(key, *cid)
                 })
                 .map(|()| (walker.stats, found));
             if result.is_err() {
