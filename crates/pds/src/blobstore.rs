@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use aerie_blob::{BlobError, BlobStore, TempBlob};
+use aerie_blob::{BlobError, BlobFile, BlobStore, TempBlob};
 use aerie_data::Cid;
 use aerie_syntax::Did;
 use aerie_xrpc::XrpcError;
@@ -107,6 +107,15 @@ impl DiskBlobs {
         match did_of(did) {
             Ok(did) => self.store.exists(&did, cid).await.unwrap_or(false),
             Err(_) => false,
+        }
+    }
+
+    /// Blob `cid` of `did` opened for streaming (its size known), if stored.
+    pub async fn open_blob(&self, did: &str, cid: &Cid) -> Result<Option<BlobFile>, XrpcError> {
+        match self.store.get(&did_of(did)?, cid).await {
+            Ok(f) => Ok(Some(f)),
+            Err(BlobError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(blob_error(e)),
         }
     }
 

@@ -244,6 +244,8 @@ fn build_commit(
 
     let mut repo_writes = Vec::with_capacity(writes.len());
     let mut results = Vec::with_capacity(writes.len());
+    // Results of creates and updates, whose CIDs the commit reports: (index, path).
+    let mut hashed = Vec::new();
     for w in writes {
         let key_path = Key::from_parts(w.collection.as_str(), w.rkey.as_str())
             .map_err(|e| invalid(format!("Invalid record path: {e}")))?;
@@ -301,24 +303,24 @@ fn build_commit(
             (None, None) => Action::Create,
         };
         let uri = format!("at://{did}/{}/{}", w.collection.as_str(), w.rkey.as_str());
-        let (write, cid) = match action {
-            Action::Delete => (Write::delete(key_path), None),
+        let write = match action {
+            Action::Delete => Write::delete(key_path),
             a => {
                 let bytes = w.record.clone().ok_or_else(|| invalid("record missing"))?;
-                let cid = Cid::for_cbor(&bytes);
-                let write = if a == Action::Create {
+                // The record's CID comes back in the commit's ops (hashed once, there).
+                hashed.push((results.len(), key_path.clone()));
+                if a == Action::Create {
                     Write::create(key_path, bytes)
                 } else {
                     Write::update(key_path, bytes)
-                };
-                (write, Some(cid))
+                }
             }
         };
         repo_writes.push(write);
         results.push(WriteResult {
             action,
             uri,
-            cid,
+            cid: None,
             validation: w.validation,
         });
     }
@@ -332,6 +334,17 @@ fn build_commit(
             aerie_repo::Error::BadWrite { .. } => invalid(e.to_string()),
             other => XrpcError::internal(other),
         })?;
+    // The ops are sorted by path and hold every created or updated record's CID.
+    for (i, path) in hashed {
+        let op = commit
+            .ops
+            .binary_search_by(|op| op.path.cmp(&path))
+            .ok()
+            .and_then(|j| commit.ops[j].cid);
+        results[i].cid = Some(op.ok_or_else(|| {
+            XrpcError::internal(format!("the commit has no op for written record {path}"))
+        })?);
+    }
     Ok(Ok((commit, root.commit, results)))
 }
 

@@ -94,6 +94,37 @@ fn cid_of(blob: &Value) -> String {
     blob["ref"]["$link"].as_str().unwrap().to_owned()
 }
 
+/// A blob many read buffers long comes back whole and in order, with its length announced
+/// up front (getBlob streams it from disk in read-buffer chunks).
+#[tokio::test]
+async fn a_large_blob_is_streamed_back_whole_with_its_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), ConfigArgs::default()).await;
+    let (did, token) = account(&s, "large.test").await;
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    bytes.extend((0..3_000_000).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x as u8
+    }));
+    let (st, up) = upload(&s, &token, bytes.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{up}");
+    let blob = up["blob"].clone();
+    let (st, body) = put(&s, &token, &did, "big", Some(&blob)).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let r = get_blob(&s, &did, &cid_of(&blob)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["content-length"],
+        bytes.len().to_string().as_str()
+    );
+    assert_eq!(r.headers()["content-type"], "image/png");
+    let got = r.bytes().await.unwrap();
+    assert!(got.as_ref() == bytes.as_slice(), "{} bytes back", got.len());
+}
+
 #[tokio::test]
 async fn referenced_blob_is_served_with_safety_headers_and_removed_with_its_record() {
     let dir = tempfile::tempdir().unwrap();

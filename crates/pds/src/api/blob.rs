@@ -103,13 +103,17 @@ pub async fn get_blob(
         .await
         .map_err(store_error)?
         .ok_or_else(blob_not_found)?;
-    let bytes = st
+    // Streamed from disk in chunks: a 100 MB video costs the server a read buffer, not
+    // 100 MB of memory per download.
+    let file = st
         .blobs()
-        .get(&p.did, &cid)
+        .open_blob(&p.did, &cid)
         .await?
         .ok_or_else(blob_not_found)?;
-    let mut resp = Body::from(bytes).into_response();
+    let size = file.size();
+    let mut resp = Body::from_stream(file.into_stream()).into_response();
     let h = resp.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_str(&meta.mime_type)
