@@ -279,6 +279,19 @@ async fn deactivation_hides_the_repo_and_is_announced() {
         400,
         "RepoDeactivated",
     );
+    // Writes wait for reactivation: 401 AccountDeactivated, as the reference answers.
+    check_error(
+        &s.post(
+            "/xrpc/com.atproto.repo.createRecord",
+            Some(&full),
+            json!({"repo": did, "collection": "app.bsky.feed.post",
+                   "record": {"$type": "app.bsky.feed.post", "text": "x",
+                              "createdAt": "2024-01-01T00:00:00.000Z"}}),
+        )
+        .await,
+        401,
+        "AccountDeactivated",
+    );
     // The owner can still log in (to reactivate), and is told the state.
     let (st, sess) = login(&s, "bob.test", PASSWORD).await;
     assert_eq!(st, StatusCode::OK);

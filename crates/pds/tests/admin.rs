@@ -274,16 +274,19 @@ async fn takedown_closes_sync_endpoints_and_sessions_until_reversed() {
         last_account_status(dir.path(), &did),
         (false, Some("takendown".to_owned()))
     );
-    // An access token issued before the takedown cannot change the repo.
-    let (st, body) = s
-        .post(
+    // An access token issued before the takedown cannot change the repo: 401
+    // AccountTakedown, as the reference answers.
+    check_error(
+        &s.post(
             "/xrpc/com.atproto.repo.createRecord",
             Some(&access),
             json!({"repo": did, "collection": "app.bsky.feed.post",
                    "record": {"$type": "app.bsky.feed.post", "text": "y", "createdAt": "2024-01-01T00:00:00.000Z"}}),
         )
-        .await;
-    assert!(st.is_client_error(), "{st} {body}");
+        .await,
+        401,
+        "AccountTakedown",
+    );
     // Existing refresh tokens were revoked with the takedown.
     check_error(
         &s.post(

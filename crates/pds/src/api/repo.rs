@@ -6,6 +6,7 @@ use aerie_store::{account, repo as repo_table};
 use aerie_syntax::{Did, Tid};
 use aerie_xrpc::{AccessAuth, Json, Params, XrpcError};
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value as JsonValue, json};
 
@@ -69,10 +70,17 @@ async fn own_repo(st: &AppState, auth: &AccessAuth, repo: &str) -> Result<Did, X
             "Not authorized to write to this repo",
         ));
     }
-    if acct.takedown_ref.is_some() || acct.deactivated_at.is_some() {
-        return Err(XrpcError::invalid_request(format!(
-            "Account is not active: {repo}"
-        )));
+    // As the reference's write routes (checkTakedown, then checkDeactivated): 401 with the
+    // names clients act on (the official app signs a taken-down account out).
+    if acct.takedown_ref.is_some() {
+        return Err(super::admin::takedown_error());
+    }
+    if acct.deactivated_at.is_some() {
+        return Err(XrpcError::new(
+            StatusCode::UNAUTHORIZED,
+            "AccountDeactivated",
+            "Account is deactivated",
+        ));
     }
     Did::parse(&acct.did).map_err(XrpcError::internal)
 }
