@@ -242,3 +242,60 @@ async fn paused_consumer_catches_up_from_the_log_with_no_missing_seq() {
     assert_eq!(seqs, (1..=38).collect::<Vec<u64>>());
     s.stop().await;
 }
+
+/// A live consumer that falls further behind than `PDS_FIREHOSE_MAX_BEHIND_BYTES` (counted
+/// from when it subscribed, net of what it was sent) gets `#error ConsumerTooSlow` over the
+/// socket and the connection is closed, as the reference does; until then it is served in
+/// order.
+#[tokio::test]
+async fn a_consumer_too_far_behind_gets_consumer_too_slow_and_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ConfigArgs {
+        firehose_max_behind_bytes: Some(256 * 1024),
+        firehose_ring_events: Some(4),
+        ..ConfigArgs::default()
+    };
+    let s = Server::start(dir.path(), args).await;
+    let alice = signup(&s, "slow").await;
+    let mut ws = connect(&s.url, None).await;
+    // Paused while ~20 MB of commits are sequenced: several times what the loopback socket
+    // buffers absorb for a reader that does not read (a 4 MiB send buffer and a receive
+    // window that only grows as the application reads), so most of it is still owed when
+    // the consumer reads again.
+    let text = "x".repeat(60_000);
+    for i in 0..330 {
+        let (st, body) = s
+            .post(
+                "/xrpc/com.atproto.repo.createRecord",
+                Some(&alice.access),
+                json!({"repo": alice.did, "collection": "com.example.note",
+                       "rkey": format!("r{i:03}"), "record": {"text": text}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+    }
+    let mut seqs = Vec::new();
+    let error = loop {
+        match next_frame(&mut ws).await {
+            Some(Frame::Event { seq, .. }) => seqs.push(seq),
+            Some(Frame::Error { error, message }) => break (error, message),
+            other => panic!("expected events then an error, got {other:?} after {seqs:?}"),
+        }
+    };
+    assert_eq!(
+        error,
+        (
+            "ConsumerTooSlow".to_owned(),
+            Some("Stream consumer too slow".to_owned())
+        )
+    );
+    assert!(
+        next_frame(&mut ws).await.is_none(),
+        "closed after the error"
+    );
+    // What it was sent before falling too far behind came in order, without gaps, and was
+    // well short of everything written.
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    assert!(seqs.len() < 330, "{} of 330 commits sent first", seqs.len());
+    s.stop().await;
+}
