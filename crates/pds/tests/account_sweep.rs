@@ -1,5 +1,6 @@
 //! deactivateAccount {deleteAfter}: the deletion sweep removes the account once the time has
-//! passed, and never touches accounts reactivated since or deactivated without a deadline.
+//! passed, and never touches accounts reactivated since, deactivated without a deadline, or
+//! taken down by the operator (until the takedown is lifted).
 
 mod server;
 
@@ -13,12 +14,15 @@ use server::{Server, check_error};
 use tokio::net::TcpListener;
 
 /// A server whose state the test keeps, to trigger sweeps with a chosen clock.
+const ADMIN: &str = "admin-secret";
+
 async fn start_with_state(dir: &Path) -> (Server, AppState) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let config = ConfigArgs {
         data_directory: Some(dir.to_path_buf()),
         port: Some(port),
+        admin_password: Some(ADMIN.into()),
         ..ConfigArgs::default()
     }
     .resolve()
@@ -116,4 +120,38 @@ async fn accounts_past_delete_after_are_deleted_and_others_kept() {
     // Nothing left to delete, however late.
     let much_later = deadline + Duration::from_secs(10 * 365 * 24 * 3600);
     assert_eq!(account_sweep::sweep(&state, much_later).await.unwrap(), 0);
+}
+
+async fn takedown(s: &Server, did: &str, applied: bool) {
+    let (st, out) = s
+        .admin_post(
+            "/xrpc/com.atproto.admin.updateSubjectStatus",
+            ADMIN,
+            json!({"subject": {"$type": "com.atproto.admin.defs#repoRef", "did": did},
+                   "takedown": {"applied": applied, "ref": "case-7"}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{out}");
+}
+
+#[tokio::test]
+async fn a_taken_down_account_is_kept_past_its_deadline_until_the_takedown_is_lifted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, state) = start_with_state(dir.path()).await;
+    let (held, token) = account(&s, "held.test").await;
+    deactivate(&s, &token, json!({"deleteAfter": "2030-01-01T00:00:00Z"})).await;
+    takedown(&s, &held, true).await;
+    let later = SystemTime::UNIX_EPOCH + Duration::from_secs(1_900_000_000);
+    assert_eq!(account_sweep::sweep(&state, later).await.unwrap(), 0);
+    let (st, body) = repo_status(&s, &held).await;
+    assert_eq!(
+        (st, &body["status"]),
+        (StatusCode::OK, &json!("takendown")),
+        "{body}"
+    );
+
+    // Lifted: still deactivated and past the owner's deadline, so the next sweep deletes it.
+    takedown(&s, &held, false).await;
+    assert_eq!(account_sweep::sweep(&state, later).await.unwrap(), 1);
+    check_error(&repo_status(&s, &held).await, 400, "RepoNotFound");
 }

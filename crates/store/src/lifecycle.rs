@@ -23,11 +23,13 @@ pub fn set_deactivated(
 
 /// Deactivated accounts whose owner asked for deletion: `(did, delete_after)` pairs. The
 /// caller compares the times, since `delete_after` is stored as the client wrote it (any
-/// RFC 3339 offset), which does not sort as text.
+/// RFC 3339 offset), which does not sort as text. Taken-down accounts are left out: an
+/// operator's takedown keeps the data for moderation until it is lifted.
 pub fn scheduled_deletions(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
     conn.prepare_cached(
         "SELECT did, delete_after FROM account
-         WHERE deactivated_at IS NOT NULL AND delete_after IS NOT NULL",
+         WHERE deactivated_at IS NOT NULL AND delete_after IS NOT NULL
+           AND takedown_ref IS NULL",
     )
     .and_then(|mut st| {
         st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
