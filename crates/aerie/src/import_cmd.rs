@@ -12,11 +12,11 @@
 //! Progress (on a terminal only): the local verification as a percentage of the file, then
 //! the upload.
 
-use std::io::{self, BufReader, IsTerminal, Read};
+use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use aerie_repo::verify::{VerifyOptions, verify_car};
+use aerie_repo::verify::{VerifyOptions, verify_car_bytes};
 use aerie_syntax::Did;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
@@ -48,8 +48,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let password = admin_password(args.admin_password, args.data_dir.as_deref())?;
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let verified = verify_car(
-        Progress::new(BufReader::new(bytes.as_slice()), bytes.len() as u64),
+    // Verified in place, on every core, before anything is sent.
+    let verified = verify_car_bytes(
+        &bytes,
         &VerifyOptions {
             did: Some(did.clone()),
             ..VerifyOptions::default()
@@ -135,44 +136,4 @@ fn admin_password(flag: Option<String>, data_dir: Option<&Path>) -> anyhow::Resu
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| anyhow!("{} has no admin_password", path.display()))
-}
-
-/// Percentage of the file verified, redrawn on one stderr line when stderr is a terminal.
-struct Progress<R> {
-    inner: R,
-    total: u64,
-    done: u64,
-    shown: u64,
-    enabled: bool,
-}
-
-impl<R> Progress<R> {
-    fn new(inner: R, total: u64) -> Progress<R> {
-        Progress {
-            inner,
-            total,
-            done: 0,
-            shown: 0,
-            enabled: io::stderr().is_terminal(),
-        }
-    }
-}
-
-impl<R: Read> Read for Progress<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if self.enabled {
-            self.done += n as u64;
-            let pct = self.done.saturating_mul(100) / self.total.max(1);
-            if pct > self.shown || n == 0 {
-                self.shown = pct;
-                eprint!("\rverifying: {pct:>3}%");
-                if n == 0 || pct >= 100 {
-                    eprintln!();
-                    self.enabled = false;
-                }
-            }
-        }
-        Ok(n)
-    }
 }
