@@ -658,19 +658,28 @@ impl<'a> SliceIndex<'a> {
     }
 }
 
-impl BlockSource for SliceView<'_, '_> {
-    fn block(&self, cid: &Cid) -> Result<Option<Cow<'_, [u8]>>, SourceError> {
-        Ok(self
-            .index
-            .find_near(cid, &self.cursor)
-            .map(|(b, _)| Cow::Borrowed(b)))
-    }
+/// Both readers over a [`SliceIndex`] serve blocks the same way, each from its own cursor;
+/// only [`read_car_slice`] builds the index, after checking each block's hash.
+macro_rules! slice_block_source {
+    ($ty:ty, $cursor:ident) => {
+        impl BlockSource for $ty {
+            fn block(&self, cid: &Cid) -> Result<Option<Cow<'_, [u8]>>, SourceError> {
+                Ok(self
+                    .index
+                    .find_near(cid, &self.$cursor)
+                    .map(|(b, _)| Cow::Borrowed(b)))
+            }
 
-    /// Only [`read_car_slice`] builds the index, after checking each block's hash.
-    fn hashes_checked(&self) -> bool {
-        true
-    }
+            fn hashes_checked(&self) -> bool {
+                true
+            }
+        }
+    };
 }
+
+slice_block_source!(SliceView<'_, '_>, cursor);
+// Tree walks interleave with record lookups differently, hence a cursor of their own.
+slice_block_source!(SliceBlocks<'_>, node_cursor);
 
 impl<'a> SliceBlocks<'a> {
     fn new(index: SliceIndex<'a>) -> SliceBlocks<'a> {
@@ -721,20 +730,6 @@ impl<'a> SliceBlocks<'a> {
             let p = index.order.get(pos)?;
             Some((cid, index.bytes.get(p.start..p.start + p.len as usize)?))
         })
-    }
-}
-
-impl BlockSource for SliceBlocks<'_> {
-    fn block(&self, cid: &Cid) -> Result<Option<Cow<'_, [u8]>>, SourceError> {
-        Ok(self
-            .index
-            .find_near(cid, &self.node_cursor)
-            .map(|(b, _)| Cow::Borrowed(b)))
-    }
-
-    /// Only [`read_car_slice`] fills it, after checking each block's hash.
-    fn hashes_checked(&self) -> bool {
-        true
     }
 }
 
