@@ -70,6 +70,10 @@ pub struct ConfigArgs {
     /// Require an invite code at signup.
     #[arg(long, env = "PDS_INVITE_REQUIRED", value_parser = BoolishValueParser::new())]
     pub invite_required: Option<bool>,
+    /// Rate limits (logins, signups, handle changes, record writes, requests per IP); on by
+    /// default in production, off in dev mode.
+    #[arg(long, env = "PDS_RATE_LIMITS_ENABLED", value_parser = BoolishValueParser::new())]
+    pub rate_limits_enabled: Option<bool>,
     /// Development mode: relaxed rules even on a public hostname.
     #[arg(long, env = "PDS_DEV_MODE", value_parser = BoolishValueParser::new())]
     pub dev_mode: Option<bool>,
@@ -170,6 +174,8 @@ pub struct Config {
     pub invite_required: bool,
     /// True unless a public hostname is configured without `PDS_DEV_MODE`.
     pub dev_mode: bool,
+    /// Whether rate limits apply (see `rate_limit`).
+    pub rate_limits: bool,
     /// PLC directory.
     pub plc: PlcMode,
     /// HS256 key for session tokens.
@@ -334,6 +340,7 @@ impl ConfigArgs {
             service_handle_domains,
             invite_required: self.invite_required.unwrap_or(false),
             dev_mode,
+            rate_limits: self.rate_limits_enabled.unwrap_or(!dev_mode),
             plc,
             jwt_secret: Secret::new(jwt_secret.into_bytes()),
             admin_password: Secret::new(admin_password),
@@ -473,6 +480,7 @@ mod tests {
         assert_eq!(c.plc, PlcMode::InProcess);
         assert_eq!(c.bind_host, "0.0.0.0");
         assert!(!c.invite_required);
+        assert!(!c.rate_limits, "rate limits are off in dev mode");
     }
 
     #[test]
@@ -518,8 +526,11 @@ mod tests {
             "{err}"
         );
         args.plc_rotation_key_k256_private_key_hex = Some("ab".repeat(32));
-        let c = args.resolve().unwrap();
+        let c = args.clone().resolve().unwrap();
         assert!(!c.dev_mode);
+        assert!(c.rate_limits, "rate limits are on in production");
+        args.rate_limits_enabled = Some(false);
+        assert!(!args.clone().resolve().unwrap().rate_limits);
         assert_eq!(c.public_url, "https://pds.example.com");
         assert_eq!(c.service_did, "did:web:pds.example.com");
         assert_eq!(c.plc, PlcMode::Remote(DEFAULT_PLC_URL.to_owned()));

@@ -30,6 +30,7 @@ pub mod import;
 pub mod mail;
 mod password;
 pub mod plc;
+pub mod rate_limit;
 mod records;
 pub mod seq_prune;
 pub mod sequencer;

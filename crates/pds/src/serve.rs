@@ -33,7 +33,12 @@ pub fn router(state: AppState) -> Router {
     if let Some(plc) = state.plc().in_process_router() {
         app = app.fallback_service(plc.fallback(aerie_xrpc::fallback));
     }
-    app.layer(catch_panic_layer()).with_state(state)
+    app.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::rate_limit::per_ip,
+    ))
+    .layer(catch_panic_layer())
+    .with_state(state)
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then drains open connections.
@@ -63,13 +68,17 @@ pub async fn serve(
         shutdown.await;
         firehose.shutdown();
     };
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| Error::Io {
-            context: "serving HTTP".into(),
-            source,
-        })
+    // The peer address feeds per-IP rate limits.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(|source| Error::Io {
+        context: "serving HTTP".into(),
+        source,
+    })
 }
 
 /// Binds `PDS_BIND_HOST:PDS_PORT` and serves until Ctrl-C or SIGTERM.

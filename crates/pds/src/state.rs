@@ -35,6 +35,7 @@ struct Inner {
     firehose: Firehose,
     resolver: Resolver,
     outbox: crate::mail::Outbox,
+    rate_limits: crate::rate_limit::RateLimits,
 }
 
 impl AppState {
@@ -59,6 +60,7 @@ impl AppState {
         let outbox = crate::mail::Outbox::from_config(&config)?;
         let resolver = Resolver::new(resolver_config(&config))
             .map_err(|e| Error::Config(format!("identity resolver: {e}")))?;
+        let config_rate_limits = config.rate_limits;
         Ok(AppState {
             inner: Arc::new(Inner {
                 keys: AuthKeys::new(config.jwt_secret.expose(), &config.service_did),
@@ -72,6 +74,7 @@ impl AppState {
                 firehose,
                 resolver,
                 outbox,
+                rate_limits: crate::rate_limit::RateLimits::new(config_rate_limits),
             }),
         })
     }
@@ -111,7 +114,12 @@ impl AppState {
         &self.inner.outbox
     }
 
-    /// The event stream.
+    /// The rate-limit counters.
+    pub fn rate_limits(&self) -> &crate::rate_limit::RateLimits {
+        &self.inner.rate_limits
+    }
+
+    /// The firehose.
     pub fn firehose(&self) -> &Firehose {
         &self.inner.firehose
     }

@@ -14,6 +14,8 @@ pub struct XrpcError {
     status: StatusCode,
     error: Cow<'static, str>,
     message: Option<Cow<'static, str>>,
+    /// Extra response headers (e.g. `RateLimit-*` on a 429).
+    headers: Vec<(&'static str, String)>,
 }
 
 impl XrpcError {
@@ -27,7 +29,14 @@ impl XrpcError {
             status,
             error: error.into(),
             message: Some(message.into()),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same error, sent with one more response header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     /// A lexicon-declared error (e.g. `HandleNotAvailable`), status 400.
@@ -99,6 +108,7 @@ impl XrpcError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             error: Cow::Borrowed("InternalServerError"),
             message: Some(Cow::Borrowed("Internal Server Error")),
+            headers: Vec::new(),
         }
     }
 
@@ -141,6 +151,11 @@ impl IntoResponse for XrpcError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
+        for (name, value) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                resp.headers_mut().insert(*name, v);
+            }
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             // RFC 9110: a 401 carries a challenge.
             resp.headers_mut()

@@ -12,12 +12,13 @@ use aerie_mail::Email;
 use aerie_store::{Transaction, account, app_password, email_token, lifecycle, repo as repo_table};
 use aerie_syntax::{Datetime, Did};
 use aerie_xrpc::{AccessAuth, Json, XrpcError, unix_now};
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
 
 use crate::error::{JobError, store_error};
 use crate::mail::{check_token, new_token};
+use crate::rate_limit::{ClientIp, Limit};
 use crate::sequencer::{self, Sequenced};
 use crate::{AppState, password};
 
@@ -333,8 +334,11 @@ pub struct DeleteAccountInput {
 /// account and all its data.
 pub async fn delete_account(
     State(st): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
     Json(input): Json<DeleteAccountInput>,
 ) -> Result<(), XrpcError> {
+    st.rate_limits()
+        .check(&[Limit::DeleteAccount], &ip.key(), 1)?;
     let did = parse_did(&input.did)?;
     let d = input.did.clone();
     let found = st

@@ -9,13 +9,14 @@ use aerie_mail::Email;
 use aerie_store::{Transaction, account, email_token, lifecycle};
 use aerie_syntax::Datetime;
 use aerie_xrpc::{AccessAuth, Json, XrpcError, unix_now};
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
 
 use crate::error::{JobError, store_error};
 use crate::mail::{check_token, new_token, normalize_token, purpose};
+use crate::rate_limit::{ClientIp, Limit};
 use crate::{AppState, password};
 
 /// The account behind an access token; taken-down accounts may not use the mail flows.
@@ -72,8 +73,11 @@ pub struct RequestPasswordResetInput {
 /// whether an address has an account; mails a code when it does.
 pub async fn request_password_reset(
     State(st): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
     Json(input): Json<RequestPasswordResetInput>,
 ) -> Result<(), XrpcError> {
+    st.rate_limits()
+        .check(&[Limit::ResetPassword], &ip.key(), 1)?;
     let email = input.email.trim().to_lowercase();
     let acct = st
         .store()
@@ -109,8 +113,11 @@ pub struct ResetPasswordInput {
 /// account (as the reference does: whoever asked for a reset may not trust those sessions).
 pub async fn reset_password(
     State(st): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
     Json(input): Json<ResetPasswordInput>,
 ) -> Result<(), XrpcError> {
+    st.rate_limits()
+        .check(&[Limit::ResetPassword], &ip.key(), 1)?;
     if input.password.is_empty() || input.password.len() > password::MAX_NEW_PASSWORD_LEN {
         return Err(XrpcError::invalid_request(format!(
             "Password must be 1 to {} bytes",

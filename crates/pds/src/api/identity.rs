@@ -91,6 +91,9 @@ pub async fn update_handle(
     let handle =
         super::server::check_new_handle(&input.handle, &st.config().service_handle_domains)?;
     let did = aerie_syntax::Did::parse(&auth.did).map_err(XrpcError::internal)?;
+    use crate::rate_limit::Limit;
+    st.rate_limits()
+        .check(&[Limit::HandleShort, Limit::HandleDay], did.as_str(), 1)?;
     let _guard = st.repo_locks().lock(did.as_str()).await;
     if let Some(owner) = local_did(&st, &handle).await? {
         if owner == auth.did {

@@ -60,6 +60,13 @@ pub(crate) async fn local_account(
         .map_err(store_error)
 }
 
+/// Charge `points` of record writes to `did` (see `rate_limit`).
+fn charge_writes(st: &AppState, did: &Did, points: u32) -> Result<(), XrpcError> {
+    use crate::rate_limit::Limit;
+    st.rate_limits()
+        .check(&[Limit::WritesHour, Limit::WritesDay], did.as_str(), points)
+}
+
 /// The authenticated account's DID, if `repo` names it; writes to other repos are refused.
 async fn own_repo(st: &AppState, auth: &AccessAuth, repo: &str) -> Result<Did, XrpcError> {
     let acct = local_account(st, repo)
@@ -121,6 +128,7 @@ pub async fn create_record(
     Json(input): Json<CreateRecordInput>,
 ) -> JsonResult {
     let did = own_repo(&st, &auth, &input.repo).await?;
+    charge_writes(&st, &did, crate::rate_limit::CREATE_POINTS)?;
     let collection = parse_collection(&input.collection)?;
     let rkey = match &input.rkey {
         Some(k) => parse_rkey(k)?,
@@ -166,6 +174,7 @@ pub async fn put_record(
     Json(input): Json<PutRecordInput>,
 ) -> JsonResult {
     let did = own_repo(&st, &auth, &input.repo).await?;
+    charge_writes(&st, &did, crate::rate_limit::UPDATE_POINTS)?;
     let collection = parse_collection(&input.collection)?;
     let rkey = parse_rkey(&input.rkey)?;
     check_rkey(&collection, &rkey)?;
@@ -205,6 +214,7 @@ pub async fn delete_record(
     Json(input): Json<DeleteRecordInput>,
 ) -> JsonResult {
     let did = own_repo(&st, &auth, &input.repo).await?;
+    charge_writes(&st, &did, crate::rate_limit::DELETE_POINTS)?;
     let write = PreparedWrite {
         action: Some(Action::Delete),
         collection: parse_collection(&input.collection)?,
@@ -241,6 +251,17 @@ pub async fn apply_writes(
     Json(input): Json<ApplyWritesInput>,
 ) -> JsonResult {
     let did = own_repo(&st, &auth, &input.repo).await?;
+    // Each write of the batch counts: create 3, update 2, delete 1.
+    let points = input
+        .writes
+        .iter()
+        .map(|w| match w["$type"].as_str() {
+            Some("com.atproto.repo.applyWrites#create") => crate::rate_limit::CREATE_POINTS,
+            Some("com.atproto.repo.applyWrites#update") => crate::rate_limit::UPDATE_POINTS,
+            _ => crate::rate_limit::DELETE_POINTS,
+        })
+        .sum();
+    charge_writes(&st, &did, points)?;
     if input.writes.len() > MAX_WRITES {
         return Err(XrpcError::invalid_request(format!(
             "Too many writes. Max: {MAX_WRITES}"

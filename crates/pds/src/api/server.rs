@@ -7,12 +7,13 @@ use aerie_syntax::{Datetime, Did, Handle, Tid};
 use aerie_xrpc::{
     AccessAuth, AdminAuth, BearerToken, Json, Params, RefreshAuth, XrpcError, unix_now,
 };
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as JsonValue, json};
 
 use crate::error::{JobError, store_error};
+use crate::rate_limit::{ClientIp, Limit};
 use crate::sequencer::{self, Sequenced};
 use crate::session::{self, REFRESH_GRACE_SECS};
 use crate::{AppState, password, plc};
@@ -124,9 +125,12 @@ pub(crate) fn is_plausible_email(email: &str) -> bool {
 /// supported yet).
 pub async fn create_account(
     State(st): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
     headers: axum::http::HeaderMap,
     Json(input): Json<CreateAccountInput>,
 ) -> JsonResult<CreateAccountOutput> {
+    st.rate_limits()
+        .check(&[Limit::CreateAccount], &ip.key(), 1)?;
     if input.plc_op.is_some() {
         return Err(XrpcError::invalid_request(
             "Submitting a plcOp with createAccount is not supported",
@@ -363,6 +367,7 @@ pub async fn create_session(
 ) -> JsonResult<SessionOutput> {
     let bad = || XrpcError::auth_required("Invalid identifier or password");
     let ident = input.identifier.trim().to_lowercase();
+    let tried = ident.clone();
     let acct = st
         .store()
         .read(move |c| {
@@ -376,6 +381,11 @@ pub async fn create_session(
         })
         .await
         .map_err(store_error)?;
+    // Login attempts count per account whichever identifier names it (handle, email or DID),
+    // before any password is checked.
+    let key = acct.as_ref().map_or(tried, |a| a.did.clone());
+    st.rate_limits()
+        .check(&[Limit::SessionShort, Limit::SessionDay], &key, 1)?;
     let Some(acct) = acct else {
         // Spend the same work as a real check so timing does not reveal unknown accounts.
         password::verify_nothing(input.password).await;
