@@ -9,9 +9,11 @@
 //! `RateLimitExceeded` and the `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`
 //! (Unix seconds) and `RateLimit-Policy` headers the reference sends.
 //!
-//! The client's IP is the TCP peer's, or, when the peer is on loopback (a reverse proxy on
-//! the same host, as in the standard deployment), the last address the proxy appended to
-//! `X-Forwarded-For`.
+//! The client's IP is the TCP peer's, or, when the peer is a loopback or private-network
+//! address (a reverse proxy on the same host, as in the standard deployment, or in the same
+//! container network), the last address that proxy appended to `X-Forwarded-For`. A proxy
+//! elsewhere on the public internet would make every client look alike: turn the limits off
+//! there, or put the proxy on a private network.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -201,11 +203,23 @@ impl ClientIp {
     }
 }
 
-/// The client's IP: the peer, or for a loopback peer (a local reverse proxy) the last hop
-/// in `X-Forwarded-For`, which that proxy wrote.
+/// Addresses a reverse proxy in front of the PDS would have: loopback, RFC 1918, link-local,
+/// IPv6 unique-local. Nobody on the public internet connects from these.
+fn is_proxy_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_proxy_address(IpAddr::V4(v4)),
+            None => v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local(),
+        },
+    }
+}
+
+/// The client's IP: the peer, or for a proxy's address (see [`is_proxy_address`]) the last
+/// hop in `X-Forwarded-For`, which that proxy wrote.
 fn client_ip(peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
     let peer = peer.map(|p| p.ip());
-    if peer.is_some_and(|p| p.is_loopback()) {
+    if peer.is_some_and(is_proxy_address) {
         let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()
@@ -286,7 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn the_client_ip_comes_from_the_proxy_only_when_the_peer_is_loopback() {
+    fn the_client_ip_comes_from_the_proxy_only_when_the_peer_is_a_proxy_address() {
         let mut h = HeaderMap::new();
         h.insert(
             "x-forwarded-for",
@@ -294,10 +308,18 @@ mod tests {
         );
         let proxy: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let direct: SocketAddr = "192.0.2.1:5000".parse().unwrap();
-        assert_eq!(
-            client_ip(Some(proxy), &h),
-            Some("198.51.100.7".parse().unwrap())
-        );
+        for p in [
+            "127.0.0.1:1",
+            "10.1.2.3:1",
+            "172.17.0.2:1",
+            "192.168.1.1:1",
+            "[::1]:1",
+            "[fd00::2]:1",
+        ] {
+            let p: SocketAddr = p.parse().unwrap();
+            let got = client_ip(Some(p), &h);
+            assert_eq!(got, Some("198.51.100.7".parse().unwrap()), "{p}");
+        }
         assert_eq!(
             client_ip(Some(direct), &h),
             Some("192.0.2.1".parse().unwrap())
