@@ -279,6 +279,14 @@ async fn deactivation_hides_the_repo_and_is_announced() {
         400,
         "RepoDeactivated",
     );
+    // The owner may still read their own repo.
+    let (st, body) = s
+        .get(
+            &format!("/xrpc/com.atproto.sync.getLatestCommit?did={did}"),
+            Some(&full),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
     // Writes wait for reactivation: 401 AccountDeactivated, as the reference answers.
     check_error(
         &s.post(

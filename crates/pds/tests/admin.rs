@@ -265,6 +265,23 @@ async fn takedown_closes_sync_endpoints_and_sessions_until_reversed() {
     ] {
         check_error(&s.get(&path, None).await, 400, "RepoTakendown");
     }
+    // The account itself and the admin may still read it (an owner can export their data),
+    // as in the reference.
+    let latest = format!("/xrpc/com.atproto.sync.getLatestCommit?did={did}");
+    let (st, body) = s.get(&latest, Some(&access)).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["cid"], commit_cid.as_str());
+    let (st, body) = admin_get(&s, &latest).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let car = s
+        .http
+        .get(format!("{}/xrpc/com.atproto.sync.getRepo?did={did}", s.url))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(car.status(), StatusCode::OK);
+    assert!(!car.bytes().await.unwrap().is_empty());
     check_error(
         &login(&s, "mallory.test", PASSWORD).await,
         401,

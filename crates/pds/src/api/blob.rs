@@ -79,13 +79,14 @@ fn blob_not_found() -> XrpcError {
 /// com.atproto.sync.getBlob: only blobs some record references are served.
 pub async fn get_blob(
     State(st): State<AppState>,
+    who: super::sync::Requester,
     Params(p): Params<GetBlobParams>,
 ) -> Result<Response, XrpcError> {
     let cid: Cid = p
         .cid
         .parse()
         .map_err(|_| XrpcError::invalid_request(format!("Invalid cid: {}", p.cid)))?;
-    super::sync::active_account(&st, &p.did).await?;
+    super::sync::active_account(&st, &p.did, &who).await?;
     let did = p.did.clone();
     let meta = st
         .store()
@@ -145,6 +146,7 @@ pub struct ListBlobsParams {
 /// com.atproto.sync.listBlobs: CIDs of the blobs the repo's records reference.
 pub async fn list_blobs(
     State(st): State<AppState>,
+    who: super::sync::Requester,
     Params(p): Params<ListBlobsParams>,
 ) -> Result<axum::Json<JsonValue>, XrpcError> {
     let limit = p.limit.unwrap_or(500);
@@ -161,7 +163,7 @@ pub async fn list_blobs(
                 .map_err(|_| XrpcError::invalid_request("Invalid cursor"))
         })
         .transpose()?;
-    super::sync::active_account(&st, &p.did).await?;
+    super::sync::active_account(&st, &p.did, &who).await?;
     let did = p.did.clone();
     let cids = st
         .store()

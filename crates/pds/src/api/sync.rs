@@ -3,10 +3,11 @@
 use aerie_data::Cid;
 use aerie_repo::car;
 use aerie_store::{account, repo as repo_table};
-use aerie_xrpc::{Params, XrpcError};
+use aerie_xrpc::{AccessAuth, AdminAuth, Params, XrpcError};
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
@@ -29,10 +30,52 @@ fn repo_not_found(did: &str) -> XrpcError {
     )
 }
 
-/// The account behind `did`, refusing inactive ones as the sync endpoints must.
+/// Who is asking, as far as the availability rule cares: the admin (HTTP basic) or an
+/// account (a valid access token). Missing or invalid credentials make an anonymous caller,
+/// since these endpoints are public.
+#[derive(Debug, Clone, Default)]
+pub struct Requester {
+    admin: bool,
+    did: Option<String>,
+}
+
+impl Requester {
+    fn may_see_inactive(&self, did: &str) -> bool {
+        self.admin || self.did.as_deref() == Some(did)
+    }
+}
+
+impl FromRequestParts<AppState> for Requester {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &AppState,
+    ) -> Result<Requester, std::convert::Infallible> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(Requester::default());
+        }
+        if AdminAuth::from_request_parts(parts, st).await.is_ok() {
+            return Ok(Requester {
+                admin: true,
+                did: None,
+            });
+        }
+        let did = AccessAuth::from_request_parts(parts, st)
+            .await
+            .ok()
+            .map(|a| a.did);
+        Ok(Requester { admin: false, did })
+    }
+}
+
+/// The account behind `did`, refusing a taken-down or deactivated one as the sync endpoints
+/// must, except to the account itself or the admin (as the reference does: an owner can
+/// still export their own data).
 pub(super) async fn active_account(
     st: &AppState,
     did: &str,
+    who: &Requester,
 ) -> Result<account::Account, XrpcError> {
     let d = did.to_owned();
     let acct = st
@@ -41,6 +84,9 @@ pub(super) async fn active_account(
         .await
         .map_err(store_error)?
         .ok_or_else(|| repo_not_found(did))?;
+    if who.may_see_inactive(did) {
+        return Ok(acct);
+    }
     if acct.takedown_ref.is_some() {
         return Err(XrpcError::named(
             "RepoTakendown",
@@ -126,9 +172,10 @@ impl std::io::Write for ChunkSink {
 /// so memory stays flat however large the repo is.
 pub async fn get_repo(
     State(st): State<AppState>,
+    who: Requester,
     Params(p): Params<GetRepoParams>,
 ) -> Result<Response, XrpcError> {
-    active_account(&st, &p.did).await?;
+    active_account(&st, &p.did, &who).await?;
     let (tx, mut rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
     let (started_tx, started_rx) = oneshot::channel::<Result<(), XrpcError>>();
     let store = st.store().clone();
@@ -222,10 +269,12 @@ fn stream_repo(
 /// com.atproto.sync.getCheckout (deprecated): the whole repo, as getRepo.
 pub async fn get_checkout(
     st: State<AppState>,
+    who: Requester,
     Params(p): Params<DidParams>,
 ) -> Result<Response, XrpcError> {
     get_repo(
         st,
+        who,
         Params(GetRepoParams {
             did: p.did,
             since: None,
@@ -237,9 +286,10 @@ pub async fn get_checkout(
 /// com.atproto.sync.getLatestCommit
 pub async fn get_latest_commit(
     State(st): State<AppState>,
+    who: Requester,
     Params(p): Params<DidParams>,
 ) -> Result<axum::Json<JsonValue>, XrpcError> {
-    active_account(&st, &p.did).await?;
+    active_account(&st, &p.did, &who).await?;
     let did = p.did.clone();
     let root = st
         .store()
@@ -255,9 +305,10 @@ pub async fn get_latest_commit(
 /// com.atproto.sync.getHead (deprecated): `{root}`.
 pub async fn get_head(
     State(st): State<AppState>,
+    who: Requester,
     Params(p): Params<DidParams>,
 ) -> Result<axum::Json<JsonValue>, XrpcError> {
-    active_account(&st, &p.did).await?;
+    active_account(&st, &p.did, &who).await?;
     let did = p.did.clone();
     let root = st
         .store()
@@ -314,9 +365,10 @@ pub struct SyncGetRecordParams {
 /// absent record gets its proof of absence.
 pub async fn get_record(
     State(st): State<AppState>,
+    who: Requester,
     Params(p): Params<SyncGetRecordParams>,
 ) -> Result<Response, XrpcError> {
-    active_account(&st, &p.did).await?;
+    active_account(&st, &p.did, &who).await?;
     let key = record_key(&p.collection, &p.rkey)?;
     let did = p.did.clone();
     let bytes = st
@@ -334,6 +386,7 @@ pub async fn get_record(
 /// any missing block is an error naming it.
 pub async fn get_blocks(
     State(st): State<AppState>,
+    who: Requester,
     RawQuery(query): RawQuery,
 ) -> Result<Response, XrpcError> {
     let mut did = None;
@@ -356,7 +409,7 @@ pub async fn get_blocks(
         }
     }
     let did = did.ok_or_else(|| XrpcError::invalid_request("did is required"))?;
-    active_account(&st, &did).await?;
+    active_account(&st, &did, &who).await?;
     let bytes = st
         .store()
         .read(move |c| -> Result<Vec<u8>, JobError> {
