@@ -551,6 +551,17 @@ if (!blobsServed) {
   })
 }
 
+await check('preferences: setAdultContentEnabled through the agent, read back by getPreferences', async () => {
+  // The agent reads the preferences, changes one and writes them all back.
+  await session.setAdultContentEnabled(true)
+  const prefs = await session.getPreferences()
+  assertEq(prefs.moderationPrefs.adultContentEnabled, true, 'adultContentEnabled after the put')
+  await session.setAdultContentEnabled(false)
+  const { data } = await session.app.bsky.actor.getPreferences()
+  const adult = data.preferences.filter((p) => p.$type === 'app.bsky.actor.defs#adultContentPref')
+  assertEq(adult.map((p) => p.enabled), [false], 'one adultContentPref, now false')
+})
+
 await check('putRecord edits an existing post', async () => {
   const rkey = ctx.posts[1]
   const value = post(1, 'aerie e2e post 1, edited')

@@ -32,6 +32,7 @@ mod error;
 pub mod invite;
 pub mod lifecycle;
 mod migrate;
+pub mod pref;
 pub mod repo;
 pub mod reserved_key;
 pub mod seq;

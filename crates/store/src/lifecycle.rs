@@ -280,8 +280,8 @@ pub fn repo_counts(conn: &Connection, did: &str) -> Result<RepoCounts, StoreErro
 }
 
 /// Deletes the account and everything stored under its DID: repo blocks, root, records,
-/// blob metadata and references, sessions, app passwords, email tokens and its firehose
-/// events (the caller appends the final `#account` deleted event afterwards, as the
+/// blob metadata and references, sessions, app passwords, email tokens, preferences and its
+/// firehose events (the caller appends the final `#account` deleted event afterwards, as the
 /// reference keeps only that one). Invite codes it used stay, so their use counts hold.
 pub fn delete_account(conn: &Connection, did: &str) -> Result<bool, StoreError> {
     for sql in [
@@ -295,6 +295,7 @@ pub fn delete_account(conn: &Connection, did: &str) -> Result<bool, StoreError> 
         "DELETE FROM refresh_token WHERE did = ?1",
         "DELETE FROM app_password WHERE did = ?1",
         "DELETE FROM email_token WHERE did = ?1",
+        "DELETE FROM account_pref WHERE did = ?1",
         "DELETE FROM repo_seq WHERE did = ?1",
     ] {
         conn.prepare_cached(sql)

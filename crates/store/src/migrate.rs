@@ -164,6 +164,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (did, collection, rkey)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 8: app preferences (app.bsky.actor.putPreferences), one row per preference in the
+    // order the client sent them.
+    r#"
+    CREATE TABLE account_pref (
+        did        TEXT NOT NULL,
+        position   INTEGER NOT NULL,
+        name       TEXT NOT NULL,
+        value_json TEXT NOT NULL,
+        PRIMARY KEY (did, position)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build creates.

@@ -6,6 +6,7 @@ mod blob;
 mod email;
 mod identity;
 pub(crate) mod migration;
+mod preferences;
 mod repo;
 mod server;
 mod sync;
@@ -72,6 +73,14 @@ pub fn routes(blob_limit: usize) -> Router<AppState> {
         .route(
             "/xrpc/com.atproto.identity.getRecommendedDidCredentials",
             query(identity::get_recommended_did_credentials),
+        )
+        .route(
+            "/xrpc/app.bsky.actor.getPreferences",
+            query(preferences::get_preferences),
+        )
+        .route(
+            "/xrpc/app.bsky.actor.putPreferences",
+            procedure(preferences::put_preferences),
         )
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .merge(repo_routes())
