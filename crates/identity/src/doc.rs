@@ -197,6 +197,12 @@ impl DidDocument {
         bare_origin(service.endpoint_str()?)
     }
 
+    /// The endpoint of service `#fragment`, whatever its type, as a bare http(s) origin
+    /// (the target of an `atproto-proxy` header).
+    pub fn service_endpoint(&self, fragment: &str) -> Option<String> {
+        bare_origin(self.service(fragment)?.endpoint_str()?)
+    }
+
     /// The PDS endpoint (`#atproto_pds` of type `AtprotoPersonalDataServer`) as a bare
     /// origin.
     pub fn pds_endpoint(&self) -> Option<String> {

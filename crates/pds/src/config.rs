@@ -70,6 +70,13 @@ pub struct ConfigArgs {
     /// Require an invite code at signup.
     #[arg(long, env = "PDS_INVITE_REQUIRED", value_parser = BoolishValueParser::new())]
     pub invite_required: Option<bool>,
+    /// AppView that app.bsky.* calls without an `atproto-proxy` header go to (default in
+    /// production: https://api.bsky.app; none in dev mode). Needs PDS_BSKY_APP_VIEW_DID.
+    #[arg(long, env = "PDS_BSKY_APP_VIEW_URL")]
+    pub bsky_app_view_url: Option<String>,
+    /// The AppView's DID (default in production: did:web:api.bsky.app).
+    #[arg(long, env = "PDS_BSKY_APP_VIEW_DID")]
+    pub bsky_app_view_did: Option<String>,
     /// Rate limits (logins, signups, handle changes, record writes, requests per IP); on by
     /// default in production, off in dev mode.
     #[arg(long, env = "PDS_RATE_LIMITS_ENABLED", value_parser = BoolishValueParser::new())]
@@ -176,6 +183,8 @@ pub struct Config {
     pub dev_mode: bool,
     /// Whether rate limits apply (see `rate_limit`).
     pub rate_limits: bool,
+    /// Default AppView for app.bsky.* calls: (origin without trailing `/`, DID).
+    pub app_view: Option<(String, String)>,
     /// PLC directory.
     pub plc: PlcMode,
     /// HS256 key for session tokens.
@@ -341,6 +350,19 @@ impl ConfigArgs {
             invite_required: self.invite_required.unwrap_or(false),
             dev_mode,
             rate_limits: self.rate_limits_enabled.unwrap_or(!dev_mode),
+            app_view: match (self.bsky_app_view_url, self.bsky_app_view_did) {
+                (Some(url), Some(did)) => Some((url.trim_end_matches('/').to_owned(), did)),
+                (None, None) if !dev_mode => Some((
+                    "https://api.bsky.app".to_owned(),
+                    "did:web:api.bsky.app".to_owned(),
+                )),
+                (None, None) => None,
+                _ => {
+                    return Err(Error::Config(
+                        "PDS_BSKY_APP_VIEW_URL and PDS_BSKY_APP_VIEW_DID go together".into(),
+                    ));
+                }
+            },
             plc,
             jwt_secret: Secret::new(jwt_secret.into_bytes()),
             admin_password: Secret::new(admin_password),
@@ -481,6 +503,10 @@ mod tests {
         assert_eq!(c.bind_host, "0.0.0.0");
         assert!(!c.invite_required);
         assert!(!c.rate_limits, "rate limits are off in dev mode");
+        assert_eq!(
+            c.app_view, None,
+            "no AppView is called in dev mode unless configured"
+        );
     }
 
     #[test]
@@ -529,6 +555,13 @@ mod tests {
         let c = args.clone().resolve().unwrap();
         assert!(!c.dev_mode);
         assert!(c.rate_limits, "rate limits are on in production");
+        assert_eq!(
+            c.app_view,
+            Some((
+                "https://api.bsky.app".to_owned(),
+                "did:web:api.bsky.app".to_owned()
+            ))
+        );
         args.rate_limits_enabled = Some(false);
         assert!(!args.clone().resolve().unwrap().rate_limits);
         assert_eq!(c.public_url, "https://pds.example.com");

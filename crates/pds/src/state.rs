@@ -36,6 +36,7 @@ struct Inner {
     resolver: Resolver,
     outbox: crate::mail::Outbox,
     rate_limits: crate::rate_limit::RateLimits,
+    proxy_http: reqwest::Client,
 }
 
 impl AppState {
@@ -61,6 +62,14 @@ impl AppState {
         let resolver = Resolver::new(resolver_config(&config))
             .map_err(|e| Error::Config(format!("identity resolver: {e}")))?;
         let config_rate_limits = config.rate_limits;
+        // Proxied XRPC calls: no redirects (a service answers for itself), bounded waits.
+        let proxy_http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(60))
+            .user_agent(concat!("aerie/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
         Ok(AppState {
             inner: Arc::new(Inner {
                 keys: AuthKeys::new(config.jwt_secret.expose(), &config.service_did),
@@ -75,6 +84,7 @@ impl AppState {
                 resolver,
                 outbox,
                 rate_limits: crate::rate_limit::RateLimits::new(config_rate_limits),
+                proxy_http,
             }),
         })
     }
@@ -112,6 +122,11 @@ impl AppState {
     /// Account mail (SMTP, or logged in dev mode).
     pub fn outbox(&self) -> &crate::mail::Outbox {
         &self.inner.outbox
+    }
+
+    /// The HTTP client for proxied XRPC calls.
+    pub fn proxy_http(&self) -> &reqwest::Client {
+        &self.inner.proxy_http
     }
 
     /// The rate-limit counters.

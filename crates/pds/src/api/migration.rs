@@ -51,12 +51,12 @@ fn identity_error(e: aerie_identity::IdentityError) -> XrpcError {
     }
 }
 
-fn account_key(acct: &account::Account) -> Result<SigningKey, XrpcError> {
+pub(super) fn account_key(acct: &account::Account) -> Result<SigningKey, XrpcError> {
     SigningKey::from_bytes(KeyType::K256, &acct.signing_key)
         .map_err(|e| XrpcError::internal(format!("stored signing key of {}: {e}", acct.did)))
 }
 
-async fn load_account(st: &AppState, did: &str) -> Result<account::Account, XrpcError> {
+pub(super) async fn load_account(st: &AppState, did: &str) -> Result<account::Account, XrpcError> {
     let d = did.to_owned();
     st.store()
         .read(move |c| account::by_did(c, &d))

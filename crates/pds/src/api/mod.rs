@@ -7,6 +7,7 @@ mod email;
 mod identity;
 pub(crate) mod migration;
 mod preferences;
+mod proxy;
 mod repo;
 mod server;
 mod sync;
@@ -93,6 +94,8 @@ pub fn routes(blob_limit: usize) -> Router<AppState> {
         .merge(admin_routes())
         .merge(email_routes())
         .merge(migration_routes())
+        // Methods without a route of their own: proxied to another service, or 501.
+        .route("/xrpc/{method}", axum::routing::any(proxy::forward))
         .fallback(fallback)
 }
 
