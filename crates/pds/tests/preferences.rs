@@ -9,16 +9,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::{Server, check_error};
 
-const PASSWORD: &str = "hunter2hunter2";
-
 async fn signup(s: &Server, handle: &str) -> String {
     let (st, body) = s
-        .post(
-            "/xrpc/com.atproto.server.createAccount",
-            None,
-            json!({"handle": handle, "email": format!("{handle}@example.com"),
-                   "password": PASSWORD}),
-        )
+        .create_account(handle, &format!("{handle}@example.com"))
         .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     body["accessJwt"].as_str().unwrap().to_owned()

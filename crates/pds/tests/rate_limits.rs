@@ -23,12 +23,7 @@ async fn start(dir: &std::path::Path) -> Server {
 
 async fn signup(s: &Server, handle: &str) -> (String, String) {
     let (st, body) = s
-        .post(
-            "/xrpc/com.atproto.server.createAccount",
-            None,
-            json!({"handle": handle, "email": format!("{handle}@example.com"),
-                   "password": PASSWORD}),
-        )
+        .create_account(handle, &format!("{handle}@example.com"))
         .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     (
