@@ -12,7 +12,7 @@
 
 use aerie_identity::service_auth::{self, MintRequest};
 use aerie_syntax::{Did, Nsid};
-use aerie_xrpc::{AccessAuth, XrpcError};
+use aerie_xrpc::{AccessAuth, XrpcError, unix_now};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
@@ -185,10 +185,4 @@ fn upstream_failure() -> XrpcError {
         "UpstreamFailure",
         "Upstream service unreachable",
     )
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
