@@ -10,7 +10,6 @@ use aerie_store::{Transaction, account, email_token, lifecycle};
 use aerie_syntax::Datetime;
 use aerie_xrpc::{AccessAuth, Json, XrpcError, unix_now};
 use axum::extract::{Extension, State};
-use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
 
@@ -29,11 +28,7 @@ async fn load_account(st: &AppState, did: &str) -> Result<account::Account, Xrpc
         .map_err(store_error)?
         .ok_or_else(|| XrpcError::named("AccountNotFound", "user not found"))?;
     if acct.takedown_ref.is_some() {
-        return Err(XrpcError::new(
-            StatusCode::UNAUTHORIZED,
-            "AccountTakedown",
-            "Account has been taken down",
-        ));
+        return Err(super::admin::takedown_error());
     }
     Ok(acct)
 }

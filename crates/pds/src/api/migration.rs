@@ -114,11 +114,7 @@ pub async fn get_service_auth(
     let exp = service_auth::requested_expiry(now, p.exp, lxm.is_some()).map_err(identity_error)?;
     let acct = load_account(&st, &auth.did).await?;
     if acct.takedown_ref.is_some() {
-        return Err(XrpcError::new(
-            StatusCode::UNAUTHORIZED,
-            "AccountTakedown",
-            "Account has been taken down",
-        ));
+        return Err(super::admin::takedown_error());
     }
     let key = account_key(&acct)?;
     let iss = parse_did(&acct.did)?;

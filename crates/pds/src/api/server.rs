@@ -8,7 +8,6 @@ use aerie_xrpc::{
     AccessAuth, AdminAuth, BearerToken, Json, Params, RefreshAuth, XrpcError, unix_now,
 };
 use axum::extract::{Extension, State};
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as JsonValue, json};
 
@@ -341,14 +340,6 @@ async fn session_output(
     }
 }
 
-fn takedown() -> XrpcError {
-    XrpcError::new(
-        StatusCode::UNAUTHORIZED,
-        "AccountTakedown",
-        "Account has been taken down",
-    )
-}
-
 async fn account_by_did(st: &AppState, did: &str) -> Result<account::Account, XrpcError> {
     let d = did.to_owned();
     st.store()
@@ -404,7 +395,7 @@ pub async fn create_session(
         }
     };
     if acct.takedown_ref.is_some() {
-        return Err(takedown());
+        return Err(super::admin::takedown_error());
     }
     let grant = match &app_pass {
         None => session::Grant::Full,
@@ -451,7 +442,7 @@ pub async fn refresh_session(
     }
     let acct = account_by_did(&st, &auth.did).await?;
     if acct.takedown_ref.is_some() {
-        return Err(takedown());
+        return Err(super::admin::takedown_error());
     }
     let next_id = match row.next_id.clone() {
         Some(id) => id,

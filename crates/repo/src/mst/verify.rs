@@ -53,7 +53,7 @@ pub fn verify_tree<S: BlockSource + ?Sized>(
     root: &Cid,
     mut on_entry: impl FnMut(&Key, &Cid),
 ) -> Result<TreeStats, MstError> {
-    let mut walker = Walker::new(src, None);
+    let mut walker = Walker::new(src);
     walker.node(root, None, 0, &mut |key, cid| {
         on_entry(&Key::from_valid_bytes(key), cid)
     })?;
@@ -83,7 +83,7 @@ pub(crate) fn verify_tree_entries<S: SharedSource + ?Sized>(
     let mut entries = Entries::with_capacity(capacity);
     if workers <= 1 {
         let view = src.view();
-        let mut walker = Walker::new(&view, None);
+        let mut walker = Walker::new(&view);
         walker.node(root, None, 0, &mut |key, cid| entries.push_valid(key, *cid))?;
         return Ok((walker.stats, entries));
     }
@@ -137,7 +137,7 @@ fn open_top<S: BlockSource + ?Sized>(src: &S, root: &Cid, want: usize) -> (TreeS
         expected: None,
     }];
     let mut node = FlatNode::default();
-    let walker = Walker::new(src, None);
+    let walker = Walker::new(src);
     loop {
         let subtrees = pieces
             .iter()
@@ -214,7 +214,7 @@ fn walk_subtrees<S: SharedSource + ?Sized>(
     let per_thread = crate::par::run_all(vec![(); threads], |()| {
         let view = src.view();
         let mut done: Vec<(usize, SubtreeResult)> = Vec::new();
-        let mut walker = Walker::new(&view, None);
+        let mut walker = Walker::new(&view);
         loop {
             let j = next.fetch_add(1, Ordering::Relaxed);
             let Some(&(i, after)) = jobs.get(j) else {
@@ -276,13 +276,13 @@ fn outside_gap(node: Cid, key: &[u8]) -> MstError {
 }
 
 impl<'s, S: BlockSource + ?Sized> Walker<'s, S> {
-    fn new(src: &'s S, prev: Option<&[u8]>) -> Walker<'s, S> {
+    fn new(src: &'s S) -> Walker<'s, S> {
         Walker {
             src,
             rehash: !src.hashes_checked(),
             stats: TreeStats::default(),
-            prev: prev.map(<[u8]>::to_vec).unwrap_or_default(),
-            first: prev.is_none(),
+            prev: Vec::new(),
+            first: true,
             scratch: Vec::new(),
         }
     }
